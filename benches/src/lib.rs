@@ -1,0 +1,2 @@
+//! Shared helpers for the benchmarks and the end-to-end harness.
+#![forbid(unsafe_code)]

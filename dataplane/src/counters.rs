@@ -1,0 +1,213 @@
+//! Per-worker counters: plain `u64`s indexed by enum, owned by one worker, never shared.
+//!
+//! Every way a packet can be dropped is a [`DropReason`] variant, and every variant is exactly
+//! one counter, so "where did my packets go" is always answerable. The control thread reads
+//! snapshots (copies) of these arrays; the worker never takes a lock to update them.
+
+macro_rules! enum_with_names {
+    ($(#[$m:meta])* $vis:vis enum $name:ident { $($(#[$vm:meta])* $v:ident => $s:literal,)* }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        $vis enum $name { $($(#[$vm])* $v,)* }
+        impl $name {
+            /// Every variant, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$v,)*];
+            /// The counter name as printed and exported.
+            pub const fn name(self) -> &'static str {
+                match self { $($name::$v => $s,)* }
+            }
+        }
+    };
+}
+
+enum_with_names! {
+    /// Events that are not drops.
+    pub enum Event {
+        /// Frames received on the inside port.
+        RxInside => "rx_inside",
+        /// Frames received on the outside port.
+        RxOutside => "rx_outside",
+        /// Frames queued for transmission on the inside port.
+        TxInside => "tx_inside",
+        /// Frames queued for transmission on the outside port.
+        TxOutside => "tx_outside",
+        /// Packets translated inside -> outside.
+        NatOut => "nat_out",
+        /// Packets translated outside -> inside.
+        NatIn => "nat_in",
+        /// Bindings (endpoint-independent mappings) created.
+        BindingCreated => "binding_created",
+        /// Subscribers first seen.
+        SubscriberCreated => "subscriber_created",
+        /// Port blocks allocated to subscribers.
+        BlockAllocated => "block_allocated",
+        /// ARP requests received for one of our addresses.
+        ArpRequestRx => "arp_request_rx",
+        /// ARP replies received.
+        ArpReplyRx => "arp_reply_rx",
+        /// ARP replies sent.
+        ArpReplySent => "arp_reply_sent",
+        /// ARP requests sent to resolve a next hop.
+        ArpRequestSent => "arp_request_sent",
+        /// Packets held while their next hop was being resolved.
+        ArpHeld => "arp_held",
+        /// Held packets sent after resolution.
+        ArpHeldSent => "arp_held_sent",
+        /// ICMP echo replies sent for our own addresses.
+        IcmpEchoReplySent => "icmp_echo_reply_sent",
+        /// ICMP time-exceeded messages sent.
+        IcmpTimeExceededSent => "icmp_time_exceeded_sent",
+        /// ICMP errors not sent because of the rate limit.
+        IcmpRateLimited => "icmp_rate_limited",
+    }
+}
+
+enum_with_names! {
+    /// Why a frame was dropped. One variant, one counter.
+    pub enum DropReason {
+        /// Frame shorter than an Ethernet header.
+        EthTruncated => "drop_eth_truncated",
+        /// Unicast frame for another MAC address.
+        NotOurMac => "drop_not_our_mac",
+        /// A frame we sent ourselves, seen again (af_packet loopback).
+        Looped => "drop_looped",
+        /// EtherType other than IPv4 and ARP (IPv6, VLAN, ...).
+        UnsupportedEthertype => "drop_unsupported_ethertype",
+        /// ARP packet too short or not Ethernet/IPv4.
+        ArpMalformed => "drop_arp_malformed",
+        /// ARP for an address that is not ours.
+        ArpNotForUs => "drop_arp_not_for_us",
+        /// IPv4 header truncated.
+        Ipv4Truncated => "drop_ipv4_truncated",
+        /// IP version not 4.
+        Ipv4Version => "drop_ipv4_version",
+        /// IHL below 5.
+        Ipv4HeaderLength => "drop_ipv4_header_length",
+        /// Total length below the header or beyond the frame.
+        Ipv4TotalLength => "drop_ipv4_total_length",
+        /// IPv4 header checksum wrong.
+        Ipv4Checksum => "drop_ipv4_checksum",
+        /// TCP/UDP/ICMP header truncated.
+        L4Truncated => "drop_l4_truncated",
+        /// TCP/UDP header with impossible lengths.
+        L4Malformed => "drop_l4_malformed",
+        /// ICMP checksum wrong (RFC 5508 REQ-3).
+        IcmpChecksum => "drop_icmp_checksum",
+        /// IPv4 fragments (not translated yet).
+        Fragment => "drop_fragment",
+        /// IP protocol other than TCP, UDP, ICMP.
+        UnsupportedProtocol => "drop_unsupported_protocol",
+        /// ICMP type the translator does not handle.
+        IcmpUnsupportedType => "drop_icmp_unsupported_type",
+        /// Inside source address outside the subscriber prefixes.
+        BadSource => "drop_bad_source",
+        /// Outside packet for an address that is neither ours nor in the pool.
+        NotForUs => "drop_not_for_us",
+        /// Non-echo packet addressed to the appliance itself.
+        ToSelf => "drop_to_self",
+        /// Inbound packet with no binding.
+        NoBinding => "drop_no_binding",
+        /// Subscriber has all its blocks full and may not get another.
+        PortExhausted => "drop_port_exhausted",
+        /// No public address has a free block for a new subscriber.
+        PoolExhausted => "drop_pool_exhausted",
+        /// Binding table full.
+        BindingTableFull => "drop_binding_table_full",
+        /// Subscriber table full.
+        SubscriberTableFull => "drop_subscriber_table_full",
+        /// Subscriber-to-subscriber via a public address (hairpinning is not enabled yet).
+        Hairpin => "drop_hairpin",
+        /// Off-link destination and no next hop configured.
+        NoRoute => "drop_no_route",
+        /// Next hop did not answer ARP in time.
+        ArpUnresolved => "drop_arp_unresolved",
+        /// Too many packets already held for ARP resolution.
+        ArpQueueFull => "drop_arp_queue_full",
+        /// TTL expired (an ICMP time-exceeded is sent, rate limited).
+        TtlExceeded => "drop_ttl_exceeded",
+        /// No mbuf available to build a reply or request.
+        NoBuffer => "drop_no_buffer",
+        /// The transmit batch or the NIC's TX ring was full.
+        TxFull => "drop_tx_full",
+    }
+}
+
+/// A worker's counters.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Counters {
+    events: [u64; EVENT_COUNT],
+    drops: [u64; DROP_COUNT],
+}
+
+const EVENT_COUNT: usize = Event::ALL.len();
+const DROP_COUNT: usize = DropReason::ALL.len();
+
+impl Default for Counters {
+    fn default() -> Self {
+        Self {
+            events: [0; EVENT_COUNT],
+            drops: [0; DROP_COUNT],
+        }
+    }
+}
+
+impl std::fmt::Debug for Counters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut m = f.debug_map();
+        for (name, v) in self.iter().filter(|(_, v)| *v != 0) {
+            m.entry(&name, &v);
+        }
+        m.finish()
+    }
+}
+
+impl Counters {
+    /// Counts one event.
+    #[inline]
+    pub fn inc(&mut self, e: Event) {
+        self.events[e as usize] += 1;
+    }
+    /// Counts `n` events.
+    #[inline]
+    pub fn add(&mut self, e: Event, n: u64) {
+        self.events[e as usize] += n;
+    }
+    /// Counts one drop.
+    #[inline]
+    pub fn drop(&mut self, r: DropReason) {
+        self.drops[r as usize] += 1;
+    }
+    /// Counts `n` drops.
+    #[inline]
+    pub fn drop_n(&mut self, r: DropReason, n: u64) {
+        self.drops[r as usize] += n;
+    }
+    /// Value of an event counter.
+    pub fn event(&self, e: Event) -> u64 {
+        self.events[e as usize]
+    }
+    /// Value of a drop counter.
+    pub fn dropped(&self, r: DropReason) -> u64 {
+        self.drops[r as usize]
+    }
+    /// Sum of all drop counters.
+    pub fn total_drops(&self) -> u64 {
+        self.drops.iter().sum()
+    }
+    /// Every counter as (name, value), events first.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        Event::ALL
+            .iter()
+            .map(|e| (e.name(), self.event(*e)))
+            .chain(DropReason::ALL.iter().map(|d| (d.name(), self.dropped(*d))))
+    }
+    /// Adds another worker's counters into this one.
+    pub fn merge(&mut self, other: &Counters) {
+        for (a, b) in self.events.iter_mut().zip(other.events.iter()) {
+            *a += b;
+        }
+        for (a, b) in self.drops.iter_mut().zip(other.drops.iter()) {
+            *a += b;
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! The cgnat dataplane: everything a worker core does to a packet.
+//!
+//! Generic over [`buf::PacketBuf`] so the same code runs on DPDK mbufs in `cgnatd` and on
+//! plain byte buffers in tests, benches and fuzz targets. No DPDK, no tokio, no locks, no
+//! heap allocation after a [`Worker`] is built. See `docs/architecture.md`.
+#![forbid(unsafe_code)]
+
+pub mod bindings;
+pub mod buf;
+pub mod checksum;
+pub mod config;
+pub mod counters;
+pub mod nat;
+pub mod neighbors;
+pub mod port_block;
+pub mod wire;
+pub mod worker;
+
+pub use buf::{BufAlloc, PacketBuf, VecAlloc, VecBuf};
+pub use config::{PortAddr, WorkerConfig};
+pub use counters::{Counters, DropReason, Event};
+pub use worker::{Side, Tx, Worker};

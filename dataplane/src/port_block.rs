@@ -1,0 +1,374 @@
+//! Port-block allocation for the public pool, one instance per worker (RFC 6888, RFC 7422 §2).
+//!
+//! The usable port range of every public address is cut into blocks of `block_size` ports.
+//! Block `n` of every address is owned by worker `n % n_workers` (ARCHITECTURE.md: return
+//! traffic is steerable from the destination port alone), so a worker allocates only from the
+//! blocks it owns and never coordinates with another worker. Within a block, each protocol
+//! (TCP, UDP, ICMP identifier) has its own bitmap, so a block gives a subscriber `block_size`
+//! ports per protocol. Ports are chosen at a random offset in the block (RFC 6888 REQ-15).
+//!
+//! Storage is preallocated at start-up: per-block state for every block this worker owns, and
+//! bitmaps for at most `max_subscribers * max_blocks_per_subscriber` blocks in use at once.
+
+/// Number of protocols with their own port space in a block (TCP, UDP, ICMP).
+pub const PROTOCOLS: usize = 3;
+
+/// Sentinel for "no subscriber" / "no slot".
+const NONE: u32 = u32::MAX;
+
+/// Static parameters of the allocator.
+#[derive(Debug, Clone)]
+pub struct BlockParams {
+    /// Public addresses, sorted ascending, host order.
+    pub pool: Vec<u32>,
+    /// First usable port (>= 1024).
+    pub port_min: u16,
+    /// Last usable port.
+    pub port_max: u16,
+    /// Ports per block.
+    pub block_size: u16,
+    /// This worker's index.
+    pub worker_id: u16,
+    /// Number of workers.
+    pub n_workers: u16,
+    /// Bitmap slots to preallocate (blocks in use at once).
+    pub max_blocks_in_use: u32,
+}
+
+/// Identifies a block this worker owns: an index into its local tables.
+pub type LocalBlock = u32;
+
+#[derive(Debug, Clone, Copy)]
+struct BlockState {
+    /// Owning subscriber index, or NONE when free.
+    subscriber: u32,
+    /// Bitmap slot while allocated.
+    slot: u32,
+    /// Ports in use, all protocols.
+    used: u32,
+}
+
+/// Why an allocation failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AllocError {
+    /// The subscriber's address has no free block owned by this worker.
+    NoFreeBlock,
+    /// No address has a free block (new subscriber).
+    PoolExhausted,
+    /// All bitmap slots are in use.
+    NoSlot,
+}
+
+/// A worker's share of the port blocks.
+#[derive(Debug)]
+pub struct PortBlocks {
+    p: BlockParams,
+    blocks_per_addr: u32,
+    /// Blocks per address owned by this worker.
+    local_per_addr: u32,
+    words_per_bitmap: usize,
+    state: Vec<BlockState>,
+    /// Per address: stack of free local block numbers within that address (0..local_per_addr).
+    free: Vec<Vec<u32>>,
+    free_slots: Vec<u32>,
+    bitmaps: Vec<u64>,
+    allocated: u32,
+}
+
+impl PortBlocks {
+    /// Builds the allocator and preallocates all its storage.
+    pub fn new(p: BlockParams) -> Self {
+        let range = u32::from(p.port_max) - u32::from(p.port_min) + 1;
+        let blocks_per_addr = range / u32::from(p.block_size.max(1));
+        let nw = u32::from(p.n_workers.max(1));
+        let w = u32::from(p.worker_id);
+        // Blocks n with n % nw == w, n < blocks_per_addr.
+        let local_per_addr = if blocks_per_addr > w {
+            (blocks_per_addr - w).div_ceil(nw)
+        } else {
+            0
+        };
+        let n_addr = p.pool.len();
+        let total_local = usize::try_from(local_per_addr).unwrap_or(0) * n_addr;
+        let words_per_bitmap = usize::from(p.block_size).div_ceil(64);
+        let slots = usize::try_from(p.max_blocks_in_use)
+            .unwrap_or(usize::MAX)
+            .min(total_local);
+        let free = (0..n_addr)
+            .map(|_| (0..local_per_addr).rev().collect())
+            .collect();
+        let free_slots = (0..u32::try_from(slots).unwrap_or(u32::MAX))
+            .rev()
+            .collect();
+        Self {
+            blocks_per_addr,
+            local_per_addr,
+            words_per_bitmap,
+            state: vec![
+                BlockState {
+                    subscriber: NONE,
+                    slot: NONE,
+                    used: 0
+                };
+                total_local
+            ],
+            free,
+            free_slots,
+            bitmaps: vec![0; slots * words_per_bitmap * PROTOCOLS],
+            allocated: 0,
+            p,
+        }
+    }
+
+    /// Blocks per public address (all workers).
+    pub fn blocks_per_addr(&self) -> u32 {
+        self.blocks_per_addr
+    }
+
+    /// Blocks currently allocated by this worker.
+    pub fn allocated(&self) -> u32 {
+        self.allocated
+    }
+
+    /// Number of public addresses.
+    pub fn n_addresses(&self) -> usize {
+        self.p.pool.len()
+    }
+
+    /// Index of `addr` in the pool, if it is a pool address.
+    pub fn addr_index(&self, addr: u32) -> Option<u32> {
+        self.p
+            .pool
+            .binary_search(&addr)
+            .ok()
+            .and_then(|i| u32::try_from(i).ok())
+    }
+
+    /// The public address at `idx`.
+    pub fn address(&self, idx: u32) -> u32 {
+        self.p.pool[idx as usize]
+    }
+
+    /// Free blocks of this worker at address `idx`.
+    pub fn free_blocks_at(&self, idx: u32) -> usize {
+        self.free[idx as usize].len()
+    }
+
+    /// Allocates a block at address `addr_idx` for `subscriber`.
+    pub fn alloc_block(
+        &mut self,
+        addr_idx: u32,
+        subscriber: u32,
+    ) -> Result<LocalBlock, AllocError> {
+        let Some(slot) = self.free_slots.last().copied() else {
+            return Err(AllocError::NoSlot);
+        };
+        let Some(n) = self.free[addr_idx as usize].pop() else {
+            return Err(AllocError::NoFreeBlock);
+        };
+        self.free_slots.pop();
+        let lb = addr_idx * self.local_per_addr + n;
+        let words = self.words_per_bitmap * PROTOCOLS;
+        let base = slot as usize * words;
+        self.bitmaps[base..base + words].fill(0);
+        self.state[lb as usize] = BlockState {
+            subscriber,
+            slot,
+            used: 0,
+        };
+        self.allocated += 1;
+        Ok(lb)
+    }
+
+    /// Returns a block with no ports in use to the free list.
+    pub fn free_block(&mut self, lb: LocalBlock) {
+        let st = self.state[lb as usize];
+        if st.subscriber == NONE {
+            return;
+        }
+        self.free_slots.push(st.slot);
+        self.state[lb as usize] = BlockState {
+            subscriber: NONE,
+            slot: NONE,
+            used: 0,
+        };
+        let addr_idx = lb / self.local_per_addr;
+        self.free[addr_idx as usize].push(lb % self.local_per_addr);
+        self.allocated -= 1;
+    }
+
+    /// Ports in use in a block.
+    pub fn used(&self, lb: LocalBlock) -> u32 {
+        self.state[lb as usize].used
+    }
+
+    /// The global block number (within its address) of a local block.
+    fn block_number(&self, lb: LocalBlock) -> u32 {
+        (lb % self.local_per_addr) * u32::from(self.p.n_workers.max(1))
+            + u32::from(self.p.worker_id)
+    }
+
+    /// First port of a block.
+    pub fn first_port(&self, lb: LocalBlock) -> u16 {
+        let off = self.block_number(lb) * u32::from(self.p.block_size);
+        u16::try_from(u32::from(self.p.port_min) + off).unwrap_or(u16::MAX)
+    }
+
+    /// Public address index of a block.
+    pub fn block_addr_index(&self, lb: LocalBlock) -> u32 {
+        lb / self.local_per_addr
+    }
+
+    /// Takes a free port for protocol index `proto` (0 TCP, 1 UDP, 2 ICMP) in block `lb`,
+    /// starting the search at offset `start % block_size`. Returns the port.
+    pub fn alloc_port(&mut self, lb: LocalBlock, proto: usize, start: u32) -> Option<u16> {
+        let st = self.state[lb as usize];
+        if st.subscriber == NONE {
+            return None;
+        }
+        let bs = u32::from(self.p.block_size);
+        let base = (st.slot as usize * PROTOCOLS + proto) * self.words_per_bitmap;
+        let bm = &mut self.bitmaps[base..base + self.words_per_bitmap];
+        let start = start % bs;
+        // Scan words from the start word, wrapping; bounded by words_per_bitmap + 1 steps.
+        let mut off = start;
+        for _ in 0..=self.words_per_bitmap {
+            let w = (off / 64) as usize;
+            let bit = off % 64;
+            // Bits from `bit` upward in this word, limited to the block.
+            let valid_in_word = (bs - (off - bit)).min(64);
+            let mut mask = if valid_in_word == 64 {
+                u64::MAX
+            } else {
+                (1u64 << valid_in_word) - 1
+            };
+            mask &= u64::MAX << bit;
+            let free = !bm[w] & mask;
+            if free != 0 {
+                let b = free.trailing_zeros();
+                bm[w] |= 1u64 << b;
+                self.state[lb as usize].used += 1;
+                let port_off = (off - bit) + b;
+                return u16::try_from(u32::from(self.first_port(lb)) + port_off).ok();
+            }
+            // Next word (wrap to 0).
+            off = (off - bit) + 64;
+            if off >= bs {
+                off = 0;
+            }
+        }
+        None
+    }
+
+    /// Releases a port taken by [`alloc_port`](Self::alloc_port). Returns the ports still in use
+    /// in the block.
+    pub fn free_port(&mut self, lb: LocalBlock, proto: usize, port: u16) -> u32 {
+        let st = self.state[lb as usize];
+        if st.subscriber == NONE {
+            return 0;
+        }
+        let off = u32::from(port).wrapping_sub(u32::from(self.first_port(lb)));
+        if off >= u32::from(self.p.block_size) {
+            return st.used;
+        }
+        let base = (st.slot as usize * PROTOCOLS + proto) * self.words_per_bitmap;
+        let w = base + (off / 64) as usize;
+        let m = 1u64 << (off % 64);
+        if self.bitmaps[w] & m != 0 {
+            self.bitmaps[w] &= !m;
+            self.state[lb as usize].used -= 1;
+        }
+        self.state[lb as usize].used
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(workers: u16, id: u16) -> BlockParams {
+        BlockParams {
+            pool: vec![0xcb00_7100, 0xcb00_7101],
+            port_min: 1024,
+            port_max: 65535,
+            block_size: 512,
+            worker_id: id,
+            n_workers: workers,
+            max_blocks_in_use: 1000,
+        }
+    }
+
+    #[test]
+    fn blocks_cover_range_and_respect_ownership() {
+        for workers in 1..=4u16 {
+            for id in 0..workers {
+                let mut pb = PortBlocks::new(params(workers, id));
+                assert_eq!(pb.blocks_per_addr(), 126);
+                let mut n = 0;
+                while let Ok(lb) = pb.alloc_block(0, 7) {
+                    let first = pb.first_port(lb);
+                    assert!(first >= 1024);
+                    let blockno = (u32::from(first) - 1024) / 512;
+                    assert_eq!(
+                        blockno % u32::from(workers),
+                        u32::from(id),
+                        "ownership by port"
+                    );
+                    assert!(u32::from(first) + 511 <= 65535);
+                    n += 1;
+                }
+                let expect = (0..126u32)
+                    .filter(|b| b % u32::from(workers) == u32::from(id))
+                    .count();
+                assert_eq!(n, expect);
+            }
+        }
+    }
+
+    #[test]
+    fn every_port_of_a_block_once_then_full() {
+        let mut pb = PortBlocks::new(params(1, 0));
+        let lb = pb.alloc_block(1, 3).unwrap();
+        let first = pb.first_port(lb);
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..512u32 {
+            let p = pb.alloc_port(lb, 1, i.wrapping_mul(2654435761)).unwrap();
+            assert!(p >= first && p < first + 512);
+            assert!(seen.insert(p), "port {p} handed out twice");
+        }
+        assert_eq!(pb.alloc_port(lb, 1, 5), None);
+        // Other protocols have their own space.
+        assert!(pb.alloc_port(lb, 0, 5).is_some());
+        assert_eq!(pb.used(lb), 513);
+        let p = first + 100;
+        assert_eq!(pb.free_port(lb, 1, p), 512);
+        assert_eq!(pb.alloc_port(lb, 1, 0), Some(p));
+    }
+
+    #[test]
+    fn odd_block_size_never_leaves_block() {
+        let mut p = params(1, 0);
+        p.block_size = 100;
+        let mut pb = PortBlocks::new(p);
+        let lb = pb.alloc_block(0, 1).unwrap();
+        let first = pb.first_port(lb);
+        for i in 0..100u32 {
+            let port = pb.alloc_port(lb, 2, i * 37 + 99).unwrap();
+            assert!(port >= first && port < first + 100);
+        }
+        assert_eq!(pb.alloc_port(lb, 2, 0), None);
+    }
+
+    #[test]
+    fn freed_block_is_reusable_and_slots_bounded() {
+        let mut p = params(1, 0);
+        p.max_blocks_in_use = 2;
+        let mut pb = PortBlocks::new(p);
+        let a = pb.alloc_block(0, 1).unwrap();
+        let _b = pb.alloc_block(0, 1).unwrap();
+        assert_eq!(pb.alloc_block(0, 1), Err(AllocError::NoSlot));
+        pb.free_block(a);
+        assert_eq!(pb.allocated(), 1);
+        assert!(pb.alloc_block(0, 2).is_ok());
+    }
+}
