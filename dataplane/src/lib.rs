@@ -10,6 +10,7 @@ pub mod buf;
 pub mod checksum;
 pub mod config;
 pub mod counters;
+pub mod fuzz_harness;
 pub mod nat;
 pub mod neighbors;
 pub mod port_block;

@@ -1,5 +1,5 @@
 //! Test harness: a worker on in-memory buffers, frames built with etherparse, lab addresses.
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(dead_code, clippy::unwrap_used, clippy::too_many_arguments)]
 
 use dataplane::{Side, Tx, VecAlloc, VecBuf, Worker, WorkerConfig};
 use etherparse::PacketBuilder;
