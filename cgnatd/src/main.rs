@@ -1,3 +1,69 @@
-//! placeholder
+//! `cgnatd`: the cgnat daemon. Thin wiring only: CLI, config, EAL, ports, workers on lcores,
+//! signals and shutdown; behaviour lives in `dataplane` and `control`.
 #![forbid(unsafe_code)]
-fn main() {}
+
+mod convert;
+mod daemon;
+mod pkt;
+mod poll_loop;
+
+use clap::Parser;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Carrier-grade NAT44 on DPDK.
+#[derive(Debug, Parser)]
+#[command(name = "cgnatd", version, about)]
+struct Cli {
+    /// Run with this configuration file (TOML).
+    #[arg(long, value_name = "FILE", conflicts_with = "check_config")]
+    config: Option<PathBuf>,
+    /// Validate this configuration file and exit (0: valid, 2: invalid). Starts nothing.
+    #[arg(long, value_name = "FILE")]
+    check_config: Option<PathBuf>,
+}
+
+/// Exit code for an invalid configuration.
+const EXIT_BAD_CONFIG: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CGNAT_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    if let Some(path) = cli.check_config {
+        return match daemon::load(&path) {
+            Ok(_) => {
+                println!("{}: configuration is valid", path.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("cgnatd: {}: {e}", path.display());
+                ExitCode::from(EXIT_BAD_CONFIG)
+            }
+        };
+    }
+    let Some(path) = cli.config else {
+        eprintln!("cgnatd: one of --config FILE or --check-config FILE is required (see --help)");
+        return ExitCode::from(EXIT_BAD_CONFIG);
+    };
+    let cfg = match daemon::load(&path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("cgnatd: {}: {e}", path.display());
+            return ExitCode::from(EXIT_BAD_CONFIG);
+        }
+    };
+    match daemon::run(&cfg) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cgnatd: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

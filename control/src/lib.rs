@@ -1,2 +1,13 @@
-//! placeholder
+//! The control plane of the cgnat appliance: everything that is not in a worker's packet path.
+//!
+//! So far it owns the configuration ([`config`]): the TOML file format, its defaults and its
+//! validation. The address-pool registry, logging, metrics and the management API will live
+//! here too; none of them ever touches a worker's tables directly.
 #![forbid(unsafe_code)]
+
+pub mod config;
+
+pub use config::{
+    AddrParseError, ArpConfig, Config, ConfigError, DataplaneConfig, EalConfig, InsideConfig,
+    Ipv4Prefix, OutsideConfig, PoolConfig, PoolEntry,
+};

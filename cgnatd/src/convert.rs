@@ -1,0 +1,89 @@
+//! Turns the validated operator configuration (`control::Config`) into what each worker
+//! needs (`dataplane::WorkerConfig`): host-order integers, expanded pool, derived limits.
+
+use control::Config;
+use dataplane::nat::{Timeouts, MAX_BLOCKS_PER_SUBSCRIBER};
+use dataplane::neighbors::NeighborParams;
+use dataplane::{PortAddr, WorkerConfig};
+
+/// A configuration the dataplane cannot run although `control` accepted it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConvertError {
+    /// A value beyond a dataplane limit.
+    #[error("{key}: {problem}")]
+    Limit {
+        /// The config key.
+        key: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+/// Builds the configuration of worker `worker_id`, given each port's MAC address.
+pub fn worker_config(
+    cfg: &Config,
+    worker_id: u16,
+    in_mac: [u8; 6],
+    out_mac: [u8; 6],
+    seed: u64,
+) -> Result<WorkerConfig, ConvertError> {
+    let limit = |key, problem: String| ConvertError::Limit { key, problem };
+    let max_blocks = u16::try_from(cfg.pool.max_blocks_per_subscriber)
+        .ok()
+        .filter(|&m| usize::from(m) <= MAX_BLOCKS_PER_SUBSCRIBER)
+        .ok_or_else(|| {
+            limit(
+                "pool.max_blocks_per_subscriber",
+                format!("at most {MAX_BLOCKS_PER_SUBSCRIBER} blocks per subscriber are supported (got {})", cfg.pool.max_blocks_per_subscriber),
+            )
+        })?;
+    let block_size = u16::try_from(cfg.pool.block_size).map_err(|_| {
+        limit(
+            "pool.block_size",
+            format!("too large ({})", cfg.pool.block_size),
+        )
+    })?;
+    let pool: Vec<u32> = cfg.pool.addresses().into_iter().map(u32::from).collect();
+    let arp = &cfg.arp;
+    let per_host = u16::try_from(arp.max_pending_per_host).unwrap_or(u16::MAX);
+    let total = u16::try_from(arp.max_pending_total).unwrap_or(u16::MAX);
+    Ok(WorkerConfig {
+        worker_id,
+        n_workers: cfg.dataplane.workers,
+        inside: PortAddr {
+            addr: u32::from(cfg.inside.address.addr),
+            prefix_len: cfg.inside.address.len,
+            next_hop: cfg.inside.next_hop.map(u32::from),
+            mac: in_mac,
+        },
+        outside: PortAddr {
+            addr: u32::from(cfg.outside.address.addr),
+            prefix_len: cfg.outside.address.len,
+            next_hop: cfg.outside.next_hop.map(u32::from),
+            mac: out_mac,
+        },
+        subscribers: cfg
+            .inside
+            .subscribers
+            .iter()
+            .map(|p| (u32::from(p.network().addr), p.len))
+            .collect(),
+        pool,
+        port_min: cfg.pool.port_min,
+        port_max: cfg.pool.port_max,
+        block_size,
+        max_blocks_per_subscriber: max_blocks,
+        max_bindings: cfg.dataplane.max_bindings_per_worker,
+        max_subscribers: cfg.dataplane.max_subscribers_per_worker,
+        timeouts: Timeouts::default(),
+        neighbors: NeighborParams {
+            entry_timeout_ns: u64::from(arp.entry_timeout_secs) * 1_000_000_000,
+            request_interval_ns: u64::from(arp.request_interval_ms) * 1_000_000,
+            max_pending_per_host: per_host,
+            max_pending_total: total,
+            max_entries: 65536,
+        },
+        icmp_error_rate: 100,
+        seed,
+    })
+}

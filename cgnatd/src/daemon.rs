@@ -1,0 +1,237 @@
+//! Start-up, steady state and shutdown of the daemon.
+//!
+//! Order: load config → EAL → mempool → ports (configured, started) → one worker per worker
+//! lcore, each with queue `i` of both ports → wait for links → log `ready` → sleep until
+//! SIGINT/SIGTERM → stop workers → print final counters → stop and close ports.
+
+use crate::convert::{worker_config, ConvertError};
+use crate::pkt::PoolAlloc;
+use crate::poll_loop::{self, WorkerIo};
+use control::Config;
+use dataplane::{Counters, Worker};
+use dpdk::{Eal, Mempool, Port, PortSetup};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::{info, warn};
+
+/// Everything that can stop the daemon from running.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The config is valid TOML but cannot run on this dataplane.
+    #[error("invalid configuration: {0}")]
+    Convert(#[from] ConvertError),
+    /// A config key names something that does not exist at run time.
+    #[error("invalid configuration: {key}: {problem}")]
+    Config {
+        /// Key.
+        key: &'static str,
+        /// Problem.
+        problem: String,
+    },
+    /// DPDK failed.
+    #[error("{0}")]
+    Dpdk(#[from] dpdk::DpdkError),
+    /// Signal handler registration failed.
+    #[error("cannot install signal handlers: {0}")]
+    Signal(std::io::Error),
+}
+
+impl DaemonError {
+    /// Process exit code: 2 for configuration problems, 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            DaemonError::Convert(_) | DaemonError::Config { .. } => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// Loads and validates a configuration file.
+pub fn load(path: &Path) -> Result<Config, String> {
+    let cfg = Config::load(path).map_err(|e| e.to_string())?;
+    // Checks that depend on dataplane limits, so --check-config catches them too.
+    worker_config(&cfg, 0, [0; 6], [0; 6], 0).map_err(|e| e.to_string())?;
+    Ok(cfg)
+}
+
+fn fmt_mac(m: [u8; 6]) -> String {
+    dataplane::wire::ethernet::fmt_mac(m)
+}
+
+/// Runs the daemon until SIGINT/SIGTERM.
+pub fn run(cfg: &Config) -> Result<(), DaemonError> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(DaemonError::Signal)?;
+    }
+
+    let mut args = vec!["cgnatd".to_string()];
+    args.extend(cfg.eal.args.iter().cloned());
+    let eal = Eal::init(&args)?;
+    let n_workers = cfg.dataplane.workers;
+    let lcores = eal.worker_lcores();
+    if lcores.len() < usize::from(n_workers) {
+        return Err(DaemonError::Config {
+            key: "dataplane.workers",
+            problem: format!(
+                "{n_workers} workers need {n_workers} worker lcores besides the main lcore, but EAL has {} ({:?}); add cores to eal.args -l",
+                lcores.len(),
+                lcores
+            ),
+        });
+    }
+    let find = |key: &'static str, name: &str| {
+        eal.port_by_name(name).map_err(|e| DaemonError::Config {
+            key,
+            problem: e.to_string(),
+        })
+    };
+    let in_id = find("inside.device", &cfg.inside.device)?;
+    let out_id = find("outside.device", &cfg.outside.device)?;
+
+    let pool = Mempool::new(
+        "cgnat_mbufs",
+        cfg.dataplane.mbufs,
+        256,
+        Mempool::DEFAULT_DATA_ROOM,
+        eal.socket_id(),
+    )?;
+    let setup = |mtu: u16| PortSetup {
+        rx_queues: n_workers,
+        tx_queues: n_workers,
+        rx_desc: cfg.dataplane.rx_desc,
+        tx_desc: cfg.dataplane.tx_desc,
+        rss: None,
+        promiscuous: false,
+        mtu: (mtu != 1500).then_some(mtu),
+    };
+    let mut inside = Port::configure(in_id, &setup(cfg.inside.mtu), &pool)?;
+    let mut outside = Port::configure(out_id, &setup(cfg.outside.mtu), &pool)?;
+    inside.start()?;
+    outside.start()?;
+    for (role, p, addr) in [
+        ("inside", &inside, cfg.inside.address),
+        ("outside", &outside, cfg.outside.address),
+    ] {
+        info!(
+            "{role} port {} (id {}, driver {}, mac {}) address {addr}, {} rx/tx queues",
+            p.name(),
+            p.id(),
+            p.info().driver_name,
+            fmt_mac(p.mac_addr()),
+            p.rx_queues()
+        );
+    }
+    info!(
+        "pool: {} addresses, block size {}, {} blocks per address, max {} blocks per subscriber",
+        cfg.pool.address_count(),
+        cfg.pool.block_size,
+        cfg.pool.blocks_per_address(),
+        cfg.pool.max_blocks_per_subscriber
+    );
+
+    let seed = u64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() & u128::from(u64::MAX)),
+    )
+    .unwrap_or(1);
+    let mut joins = Vec::new();
+    for (i, &lcore) in lcores.iter().take(usize::from(n_workers)).enumerate() {
+        let wid = u16::try_from(i).unwrap_or(u16::MAX);
+        let wc = worker_config(
+            cfg,
+            wid,
+            inside.mac_addr(),
+            outside.mac_addr(),
+            seed ^ (u64::from(wid) << 32),
+        )?;
+        let io = WorkerIo {
+            in_rx: inside.rx_queue(wid)?,
+            in_tx: inside.tx_queue(wid)?,
+            out_rx: outside.rx_queue(wid)?,
+            out_tx: outside.tx_queue(wid)?,
+            alloc: PoolAlloc(pool.clone()),
+        };
+        let worker = Worker::new(wc);
+        let stop = Arc::clone(&stop);
+        let burst = usize::from(cfg.dataplane.burst);
+        joins.push(dpdk::launch(lcore, move || {
+            poll_loop::run(worker, io, burst, stop)
+        })?);
+        info!("worker {wid} polling on lcore {lcore}");
+    }
+
+    // Ready once both links are up (virtual devices report up at once).
+    let started = Instant::now();
+    let mut warned = false;
+    while !stop.load(Ordering::Relaxed) {
+        if inside.link().up && outside.link().up {
+            info!(
+                "ready: {} worker(s) forwarding between {} and {}",
+                n_workers, cfg.inside.device, cfg.outside.device
+            );
+            break;
+        }
+        if !warned && started.elapsed() > Duration::from_secs(5) {
+            warn!(
+                "waiting for link: inside up={} outside up={}",
+                inside.link().up,
+                outside.link().up
+            );
+            warned = true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    info!("signal received, stopping workers");
+
+    let mut total = Counters::default();
+    for j in joins {
+        match j.wait() {
+            Ok(c) => total.merge(&c),
+            Err(e) => warn!("worker failed: {e}"),
+        }
+    }
+    print_final(&total, &inside, &outside);
+    for p in [&mut inside, &mut outside] {
+        if let Err(e) = p.stop() {
+            warn!("stopping port {}: {e}", p.name());
+        }
+        if let Err(e) = p.close() {
+            warn!("closing port {}: {e}", p.name());
+        }
+    }
+    drop(eal);
+    info!("stopped");
+    Ok(())
+}
+
+fn print_final(total: &Counters, inside: &Port, outside: &Port) {
+    use std::io::Write;
+    let mut out = String::from("final counters\n");
+    for (name, v) in total.iter() {
+        out.push_str(&format!("{name} {v}\n"));
+    }
+    for (role, p) in [("inside", inside), ("outside", outside)] {
+        if let Ok(s) = p.stats() {
+            for (k, v) in [
+                ("ipackets", s.ipackets),
+                ("opackets", s.opackets),
+                ("imissed", s.imissed),
+                ("ierrors", s.ierrors),
+                ("oerrors", s.oerrors),
+                ("rx_nombuf", s.rx_nombuf),
+            ] {
+                out.push_str(&format!("port_{role}_{k} {v}\n"));
+            }
+        }
+    }
+    let mut so = std::io::stdout().lock();
+    let _ = so.write_all(out.as_bytes());
+    let _ = so.flush();
+}

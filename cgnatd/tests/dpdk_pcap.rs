@@ -1,0 +1,342 @@
+//! DPDK test: the real `cgnatd` binary, real EAL, real mbufs and the real poll loop, on
+//! `net_pcap` virtual devices (pcap in, pcap out). One cgnatd process per test, each with its
+//! own `--file-prefix`, so the tests may run in parallel.
+//!
+//! Scenario: a subscriber resolves the inside address, sends UDP, TCP SYN and an ICMP echo to a
+//! server on the outside link; the next hop resolves the outside address; the server's replies
+//! arrive for every port of the (single, 8-port) block, so exactly one per flow matches. The
+//! outside capture must hold the exact translated frames, the inside capture the exact
+//! de-translated replies, and the final counters must account for the rest.
+#![allow(clippy::unwrap_used, clippy::too_many_arguments)]
+
+use etherparse::PacketBuilder;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// MACs the pcap PMD gives its first two ports (02:70:63:61:70:<index>); checked in the log.
+const IN_MAC: [u8; 6] = [0x02, 0x70, 0x63, 0x61, 0x70, 0x00];
+const OUT_MAC: [u8; 6] = [0x02, 0x70, 0x63, 0x61, 0x70, 0x01];
+const SUB_MAC: [u8; 6] = [0x0a, 0, 0, 0, 0, 0x10];
+const NH_MAC: [u8; 6] = [0x0a, 0, 0, 0, 0, 0x20];
+const SUB: [u8; 4] = [100, 64, 0, 2];
+const SERVER: [u8; 4] = [198, 51, 100, 2];
+const PUB: [u8; 4] = [203, 0, 113, 1];
+
+fn write_pcap(path: &Path, frames: &[Vec<u8>]) {
+    let mut f = std::fs::File::create(path).unwrap();
+    f.write_all(&0xa1b2_c3d4u32.to_le_bytes()).unwrap();
+    f.write_all(&2u16.to_le_bytes()).unwrap();
+    f.write_all(&4u16.to_le_bytes()).unwrap();
+    f.write_all(&[0; 8]).unwrap();
+    f.write_all(&65535u32.to_le_bytes()).unwrap();
+    f.write_all(&1u32.to_le_bytes()).unwrap();
+    for fr in frames {
+        f.write_all(&[0; 8]).unwrap();
+        let n = u32::try_from(fr.len()).unwrap().to_le_bytes();
+        f.write_all(&n).unwrap();
+        f.write_all(&n).unwrap();
+        f.write_all(fr).unwrap();
+    }
+}
+
+fn read_pcap(path: &Path) -> Vec<Vec<u8>> {
+    let d = std::fs::read(path).unwrap();
+    assert!(d.len() >= 24, "{} is not a pcap", path.display());
+    let mut at = 24;
+    let mut out = vec![];
+    while at + 16 <= d.len() {
+        let n = u32::from_le_bytes(d[at + 8..at + 12].try_into().unwrap()) as usize;
+        at += 16;
+        out.push(d[at..at + n].to_vec());
+        at += n;
+    }
+    out
+}
+
+fn arp_request(smac: [u8; 6], spa: [u8; 4], tpa: [u8; 4]) -> Vec<u8> {
+    let mut v = vec![0xff; 6];
+    v.extend_from_slice(&smac);
+    v.extend_from_slice(&[0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 1]);
+    v.extend_from_slice(&smac);
+    v.extend_from_slice(&spa);
+    v.extend_from_slice(&[0; 6]);
+    v.extend_from_slice(&tpa);
+    v.resize(60, 0);
+    v
+}
+
+fn udp(
+    sm: [u8; 6],
+    dm: [u8; 6],
+    s: [u8; 4],
+    sp: u16,
+    d: [u8; 4],
+    dp: u16,
+    ttl: u8,
+    pl: &[u8],
+) -> Vec<u8> {
+    let mut v = vec![];
+    PacketBuilder::ethernet2(sm, dm)
+        .ipv4(s, d, ttl)
+        .udp(sp, dp)
+        .write(&mut v, pl)
+        .unwrap();
+    v
+}
+
+fn tcp_syn(sm: [u8; 6], dm: [u8; 6], s: [u8; 4], sp: u16, d: [u8; 4], dp: u16, ttl: u8) -> Vec<u8> {
+    let mut v = vec![];
+    PacketBuilder::ethernet2(sm, dm)
+        .ipv4(s, d, ttl)
+        .tcp(sp, dp, 1, 64240)
+        .syn()
+        .write(&mut v, &[])
+        .unwrap();
+    v
+}
+
+fn tcp_synack(
+    sm: [u8; 6],
+    dm: [u8; 6],
+    s: [u8; 4],
+    sp: u16,
+    d: [u8; 4],
+    dp: u16,
+    ttl: u8,
+) -> Vec<u8> {
+    let mut v = vec![];
+    PacketBuilder::ethernet2(sm, dm)
+        .ipv4(s, d, ttl)
+        .tcp(sp, dp, 99, 64240)
+        .syn()
+        .ack(2)
+        .write(&mut v, &[])
+        .unwrap();
+    v
+}
+
+fn echo(sm: [u8; 6], dm: [u8; 6], s: [u8; 4], d: [u8; 4], ttl: u8, req: bool, id: u16) -> Vec<u8> {
+    let mut v = vec![];
+    let b = PacketBuilder::ethernet2(sm, dm).ipv4(s, d, ttl);
+    if req {
+        b.icmpv4_echo_request(id, 1).write(&mut v, b"ping").unwrap();
+    } else {
+        b.icmpv4_echo_reply(id, 1).write(&mut v, b"ping").unwrap();
+    }
+    v
+}
+
+struct Run {
+    dir: PathBuf,
+    stderr: String,
+    counters: std::collections::HashMap<String, u64>,
+}
+
+fn run_cgnatd(name: &str, inside: &[Vec<u8>], outside: &[Vec<u8>]) -> Run {
+    let dir = std::env::temp_dir().join(format!("cgnat-dpdk-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    write_pcap(&dir.join("in_rx.pcap"), inside);
+    write_pcap(&dir.join("out_rx.pcap"), outside);
+    let d = dir.display();
+    let cfg = format!(
+        r#"[eal]
+args = ["-l", "0-1", "--no-huge", "-m", "256", "--no-pci", "--file-prefix", "cgnat-test-{name}-{pid}",
+        "--vdev", "net_pcap0,rx_pcap={d}/in_rx.pcap,tx_pcap={d}/in_tx.pcap",
+        "--vdev", "net_pcap1,rx_pcap={d}/out_rx.pcap,tx_pcap={d}/out_tx.pcap"]
+[inside]
+device = "net_pcap0"
+address = "100.64.0.1/10"
+[outside]
+device = "net_pcap1"
+address = "198.51.100.1/24"
+next_hop = "198.51.100.254"
+[pool]
+prefixes = ["203.0.113.1/32"]
+block_size = 8
+max_blocks_per_subscriber = 1
+[dataplane]
+workers = 1
+mbufs = 4095
+rx_desc = 256
+tx_desc = 256
+max_bindings_per_worker = 1024
+max_subscribers_per_worker = 64
+"#,
+        pid = std::process::id()
+    );
+    let cfg_path = dir.join("cgnat.toml");
+    std::fs::write(&cfg_path, cfg).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cgnatd"))
+        .arg("--config")
+        .arg(&cfg_path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (txl, rxl) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = txl.send(line);
+        }
+    });
+    let mut log = String::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rxl.recv_timeout(left) {
+            Ok(l) => {
+                log.push_str(&l);
+                log.push('\n');
+                if l.contains("ready") {
+                    break;
+                }
+            }
+            Err(_) => {
+                let _ = child.kill();
+                panic!("cgnatd not ready within 30 s:\n{log}");
+            }
+        }
+    }
+    // The pcap PMD delivers its whole file at once; give the poll loop time to drain it.
+    std::thread::sleep(Duration::from_millis(1500));
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("cgnatd did not stop within 15 s of SIGTERM:\n{log}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    while let Ok(l) = rxl.recv_timeout(Duration::from_millis(200)) {
+        log.push_str(&l);
+        log.push('\n');
+    }
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    assert!(
+        status.success(),
+        "cgnatd exited with {status}:\n{log}\n{out}"
+    );
+    assert!(
+        out.starts_with("final counters\n"),
+        "no final counters:\n{out}"
+    );
+    let counters = out
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(' '))
+        .map(|(k, v)| (k.to_string(), v.parse().unwrap()))
+        .collect();
+    Run {
+        dir,
+        stderr: log,
+        counters,
+    }
+}
+
+#[test]
+fn cgnatd_translates_real_mbufs_through_the_poll_loop() {
+    let mut inside = vec![arp_request(SUB_MAC, SUB, [100, 64, 0, 1])];
+    inside.push(udp(SUB_MAC, IN_MAC, SUB, 5000, SERVER, 53, 64, b"query"));
+    inside.push(tcp_syn(SUB_MAC, IN_MAC, SUB, 40000, SERVER, 80, 64));
+    inside.push(echo(SUB_MAC, IN_MAC, SUB, SERVER, 64, true, 0x4242));
+    let mut outside = vec![arp_request(NH_MAC, [198, 51, 100, 254], [198, 51, 100, 1])];
+    // The server (on-link) is resolved with its own ARP request for us.
+    outside.push(arp_request(NH_MAC, SERVER, [198, 51, 100, 1]));
+    // Replies to every port of the only block: one per protocol matches.
+    for port in 1024..1032u16 {
+        outside.push(udp(NH_MAC, OUT_MAC, SERVER, 53, PUB, port, 64, b"answer"));
+        outside.push(tcp_synack(NH_MAC, OUT_MAC, SERVER, 80, PUB, port, 64));
+        outside.push(echo(NH_MAC, OUT_MAC, SERVER, PUB, 64, false, port));
+    }
+    let r = run_cgnatd("basic", &inside, &outside);
+    assert!(
+        r.stderr.contains("mac 02:70:63:61:70:00"),
+        "pcap PMD MACs changed:\n{}",
+        r.stderr
+    );
+
+    let out = read_pcap(&r.dir.join("out_tx.pcap"));
+    let ip_out: Vec<_> = out.iter().filter(|f| f[12..14] == [8, 0]).collect();
+    assert_eq!(
+        ip_out.len(),
+        3,
+        "three translated frames expected on the outside: {out:?}"
+    );
+    let mut ports = vec![];
+    for f in &ip_out {
+        assert_eq!(&f[0..6], &NH_MAC);
+        assert_eq!(&f[26..30], &PUB, "source must be the pool address");
+        let port = u16::from_be_bytes([f[34], f[35]]);
+        let expected = match f[23] {
+            17 => udp(OUT_MAC, NH_MAC, PUB, port, SERVER, 53, 63, b"query"),
+            6 => tcp_syn(OUT_MAC, NH_MAC, PUB, port, SERVER, 80, 63),
+            1 => {
+                let id = u16::from_be_bytes([f[38], f[39]]);
+                echo(OUT_MAC, NH_MAC, PUB, SERVER, 63, true, id)
+            }
+            p => panic!("unexpected protocol {p}"),
+        };
+        assert_eq!(**f, expected, "translated frame (protocol {})", f[23]);
+        ports.push(port);
+    }
+    let inb = read_pcap(&r.dir.join("in_tx.pcap"));
+    let ip_in: Vec<_> = inb.iter().filter(|f| f[12..14] == [8, 0]).collect();
+    assert_eq!(
+        ip_in.len(),
+        3,
+        "three de-translated replies expected on the inside: {inb:?}"
+    );
+    for f in &ip_in {
+        let expected = match f[23] {
+            17 => udp(IN_MAC, SUB_MAC, SERVER, 53, SUB, 5000, 63, b"answer"),
+            6 => tcp_synack(IN_MAC, SUB_MAC, SERVER, 80, SUB, 40000, 63),
+            _ => echo(IN_MAC, SUB_MAC, SERVER, SUB, 63, false, 0x4242),
+        };
+        assert_eq!(**f, expected);
+    }
+    let c = &r.counters;
+    assert_eq!(c["nat_out"], 3);
+    assert_eq!(c["nat_in"], 3);
+    assert_eq!(c["drop_no_binding"], 21, "the other 7 ports x 3 protocols");
+    assert_eq!(c["binding_created"], 3);
+    assert_eq!(c["block_allocated"], 1);
+    assert_eq!(c["arp_reply_sent"], 3);
+    assert_eq!(
+        c["port_outside_ipackets"],
+        u64::try_from(outside.len()).unwrap()
+    );
+    std::fs::remove_dir_all(&r.dir).unwrap();
+}
+
+#[test]
+fn cgnatd_drops_garbage_and_keeps_running() {
+    let mut inside = vec![arp_request(SUB_MAC, SUB, [100, 64, 0, 1])];
+    for len in [0usize, 1, 13, 14, 20, 33, 34, 41] {
+        let f = udp(SUB_MAC, IN_MAC, SUB, 5000, SERVER, 53, 64, b"x");
+        inside.push(f[..len.min(f.len())].to_vec());
+    }
+    let mut bad = udp(SUB_MAC, IN_MAC, SUB, 5000, SERVER, 53, 64, b"x");
+    bad[24] ^= 0xff;
+    inside.push(bad);
+    let r = run_cgnatd("garbage", &inside, &[]);
+    let c = &r.counters;
+    assert_eq!(c["rx_inside"], u64::try_from(inside.len()).unwrap());
+    assert_eq!(c["drop_ipv4_checksum"], 1);
+    assert!(c["drop_eth_truncated"] >= 2);
+    assert_eq!(c["nat_out"], 0);
+    std::fs::remove_dir_all(&r.dir).unwrap();
+}

@@ -1,0 +1,320 @@
+//! The appliance's configuration: the TOML file format, its Rust types, defaults and validation.
+//!
+//! This module owns the public contract of the config file (documented key by key in
+//! `docs/config.md`). A [`Config`] is only ever handed out after [`Config::validate`] passed,
+//! so the daemon and the workers can rely on its invariants (non-overlapping prefixes, sane
+//! sizes, ranges that fit the types DPDK takes) instead of re-checking them.
+//!
+//! Compatibility rule: every section and key added later must have a default (a
+//! `#[serde(default)]` section or field), so that files written for an older version stay
+//! valid. Unknown keys are rejected everywhere (`deny_unknown_fields`): a typo must fail loudly
+//! rather than silently fall back to a default.
+//!
+//! Submodules: [`addr`] (prefix/range string forms and interval arithmetic), [`error`]
+//! ([`ConfigError`] and the translation of TOML errors), `validate` (semantic checks).
+
+pub mod addr;
+pub mod error;
+mod validate;
+
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use addr::{AddrParseError, Ipv4Prefix, PoolEntry};
+pub use error::ConfigError;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct Config {
+    /// `[eal]`: DPDK EAL arguments. Required.
+    pub eal: EalConfig,
+    /// `[inside]`: the subscriber-facing port. Required.
+    pub inside: InsideConfig,
+    /// `[outside]`: the Internet-facing port. Required.
+    pub outside: OutsideConfig,
+    /// `[pool]`: public addresses and port blocks. Required.
+    pub pool: PoolConfig,
+    /// `[dataplane]`: worker count and table/queue sizes. Optional.
+    #[serde(default)]
+    pub dataplane: DataplaneConfig,
+    /// `[arp]`: neighbour resolution on both ports. Optional.
+    #[serde(default)]
+    pub arp: ArpConfig,
+}
+
+impl Config {
+    /// Parses and validates a config from TOML text.
+    pub fn from_toml_str(s: &str) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(s).map_err(|e| error::from_toml(s, &e))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Reads, parses and validates the config file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::io(path, &e))?;
+        Config::from_toml_str(&text)
+    }
+}
+
+/// `[eal]`: arguments for `rte_eal_init`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct EalConfig {
+    /// Passed verbatim to `rte_eal_init` after the program name.
+    pub args: Vec<String>,
+}
+
+/// The default MTU of both ports.
+pub const DEFAULT_MTU: u16 = 1500;
+
+fn default_mtu() -> u16 {
+    DEFAULT_MTU
+}
+
+/// `[inside]`: the port facing the subscribers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "InsideToml")]
+pub struct InsideConfig {
+    /// DPDK port name: a vdev name (`net_af_packet0`) or a PCI address (`0000:3b:00.0`).
+    pub device: String,
+    /// The appliance's own address on this port; its [`network`](Ipv4Prefix::network) is the
+    /// on-link prefix.
+    pub address: Ipv4Prefix,
+    /// Router behind which the subscribers outside the on-link prefix live.
+    #[serde(
+        default,
+        with = "addr::opt_ipv4",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub next_hop: Option<Ipv4Addr>,
+    /// Source prefixes accepted from the inside. When the key is absent this is the on-link
+    /// prefix (`address.network()`); it is never empty in a parsed config.
+    pub subscribers: Vec<Ipv4Prefix>,
+    /// Largest IPv4 packet (L3 bytes) sent or accepted on the port.
+    pub mtu: u16,
+}
+
+/// The file form of `[inside]`: `subscribers` is optional and defaults to the on-link prefix,
+/// which depends on `address`, so it is resolved after reading.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+struct InsideToml {
+    device: String,
+    address: Ipv4Prefix,
+    #[serde(default, deserialize_with = "addr::opt_ipv4::deserialize")]
+    next_hop: Option<Ipv4Addr>,
+    #[serde(default)]
+    subscribers: Option<Vec<Ipv4Prefix>>,
+    #[serde(default = "default_mtu")]
+    mtu: u16,
+}
+
+impl From<InsideToml> for InsideConfig {
+    fn from(t: InsideToml) -> Self {
+        InsideConfig {
+            subscribers: t.subscribers.unwrap_or_else(|| vec![t.address.network()]),
+            device: t.device,
+            address: t.address,
+            next_hop: t.next_hop,
+            mtu: t.mtu,
+        }
+    }
+}
+
+/// `[outside]`: the port facing the Internet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct OutsideConfig {
+    /// DPDK port name: a vdev name (`net_af_packet1`) or a PCI address.
+    pub device: String,
+    /// The appliance's own address on this port; its network is the on-link prefix.
+    pub address: Ipv4Prefix,
+    /// Default router. Without it, packets to off-link destinations are dropped and counted.
+    #[serde(
+        default,
+        with = "addr::opt_ipv4",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub next_hop: Option<Ipv4Addr>,
+    /// Largest IPv4 packet (L3 bytes) sent or accepted on the port.
+    #[serde(default = "default_mtu")]
+    pub mtu: u16,
+}
+
+/// `[pool]`: the public addresses subscribers are translated to, and how their ports are cut
+/// into blocks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct PoolConfig {
+    /// Prefixes, ranges or single addresses making up the pool (overlaps are merged).
+    pub prefixes: Vec<PoolEntry>,
+    /// Addresses removed from the pool.
+    #[serde(default)]
+    pub exclude: Vec<PoolEntry>,
+    /// Ports per block (validated to `8..=64512`, so it converts to `u16` losslessly).
+    #[serde(default = "PoolConfig::default_block_size")]
+    pub block_size: u32,
+    /// Most blocks one subscriber may hold, all on the same public address (validated to
+    /// `1..=blocks_per_address()`, at most 8064, so it converts to `u16` losslessly).
+    #[serde(default = "PoolConfig::default_max_blocks_per_subscriber")]
+    pub max_blocks_per_subscriber: u32,
+    /// First port handed out (inclusive).
+    #[serde(default = "PoolConfig::default_port_min")]
+    pub port_min: u16,
+    /// Last port that may be handed out (inclusive).
+    #[serde(default = "PoolConfig::default_port_max")]
+    pub port_max: u16,
+}
+
+impl PoolConfig {
+    /// Default of `block_size`.
+    pub const DEFAULT_BLOCK_SIZE: u32 = 512;
+    /// Default of `max_blocks_per_subscriber`.
+    pub const DEFAULT_MAX_BLOCKS_PER_SUBSCRIBER: u32 = 4;
+    /// Default (and smallest allowed value) of `port_min`.
+    pub const DEFAULT_PORT_MIN: u16 = 1024;
+    /// Default of `port_max`.
+    pub const DEFAULT_PORT_MAX: u16 = 65535;
+    /// Most addresses a pool may hold after exclusions.
+    pub const MAX_ADDRESSES: u64 = 65536;
+
+    fn default_block_size() -> u32 {
+        Self::DEFAULT_BLOCK_SIZE
+    }
+    fn default_max_blocks_per_subscriber() -> u32 {
+        Self::DEFAULT_MAX_BLOCKS_PER_SUBSCRIBER
+    }
+    fn default_port_min() -> u16 {
+        Self::DEFAULT_PORT_MIN
+    }
+    fn default_port_max() -> u16 {
+        Self::DEFAULT_PORT_MAX
+    }
+
+    /// The pool as merged, sorted, disjoint host-order intervals, exclusions removed.
+    fn intervals(&self) -> Vec<(u32, u32)> {
+        let keep = addr::merge(self.prefixes.iter().map(PoolEntry::interval).collect());
+        let remove = addr::merge(self.exclude.iter().map(PoolEntry::interval).collect());
+        addr::subtract(&keep, &remove)
+    }
+
+    /// Number of pool addresses after de-duplication and exclusions, computed without
+    /// expanding the pool.
+    pub fn address_count(&self) -> u64 {
+        addr::count(&self.intervals())
+    }
+
+    /// Every pool address, sorted, de-duplicated, exclusions removed.
+    ///
+    /// All addresses of a prefix are included, network and broadcast addresses too: the pool is
+    /// routed to the appliance, not a subnet on a link, so those addresses have no special
+    /// meaning (exclude them explicitly if an upstream device treats them specially).
+    /// Validation bounds the pool to [`MAX_ADDRESSES`](Self::MAX_ADDRESSES); on an unvalidated
+    /// value this allocates one entry per address.
+    pub fn addresses(&self) -> Vec<Ipv4Addr> {
+        self.intervals()
+            .into_iter()
+            .flat_map(|(a, b)| (a..=b).map(Ipv4Addr::from))
+            .collect()
+    }
+
+    /// How many ports `port_min..=port_max` holds (0 if `port_min > port_max`).
+    pub fn port_count(&self) -> u32 {
+        (u32::from(self.port_max) + 1).saturating_sub(u32::from(self.port_min))
+    }
+
+    /// Port blocks per public address: `(port_max - port_min + 1) / block_size`.
+    ///
+    /// Block `i` covers `port_min + i*block_size .. port_min + (i+1)*block_size`; the
+    /// remainder ports at the top of the range (fewer than `block_size`) are never used.
+    /// Returns 0 for `block_size == 0` (rejected by validation).
+    pub fn blocks_per_address(&self) -> u32 {
+        self.port_count().checked_div(self.block_size).unwrap_or(0)
+    }
+}
+
+/// `[dataplane]`: worker cores and the sizes of their tables, queues and buffers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "a table")]
+pub struct DataplaneConfig {
+    /// Worker lcores (each gets one RX and one TX queue on both ports).
+    pub workers: u16,
+    /// Bindings each worker preallocates (its table never grows).
+    pub max_bindings_per_worker: u32,
+    /// Subscribers each worker can track.
+    pub max_subscribers_per_worker: u32,
+    /// mbufs in the packet buffer pool (shared by all workers).
+    pub mbufs: u32,
+    /// RX descriptors per queue.
+    pub rx_desc: u16,
+    /// TX descriptors per queue.
+    pub tx_desc: u16,
+    /// Packets per RX/TX burst.
+    pub burst: u16,
+}
+
+impl Default for DataplaneConfig {
+    fn default() -> Self {
+        DataplaneConfig {
+            workers: 1,
+            max_bindings_per_worker: 1 << 20,
+            max_subscribers_per_worker: 1 << 16,
+            mbufs: 16383,
+            rx_desc: 1024,
+            tx_desc: 1024,
+            burst: 32,
+        }
+    }
+}
+
+impl DataplaneConfig {
+    /// mbufs the pool needs at least: every RX and TX ring of both ports full on every worker,
+    /// plus 1024 for bursts in flight, per-core caches and the handoff rings:
+    /// `2 * (rx_desc + tx_desc) * workers + 1024`.
+    pub fn min_mbufs(&self) -> u64 {
+        2 * (u64::from(self.rx_desc) + u64::from(self.tx_desc)) * u64::from(self.workers) + 1024
+    }
+}
+
+/// `[arp]`: neighbour resolution on both ports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "a table")]
+pub struct ArpConfig {
+    /// Seconds a resolved entry is used before it is refreshed.
+    pub entry_timeout_secs: u32,
+    /// Milliseconds between requests for an unresolved address.
+    pub request_interval_ms: u32,
+    /// Packets held per unresolved address while resolving (more are dropped and counted).
+    /// Validated to `1..=1024` and `<= max_pending_total`.
+    pub max_pending_per_host: u32,
+    /// Packets held in total while resolving. Validated to `1..=65535` (fits `u16`).
+    pub max_pending_total: u32,
+}
+
+impl Default for ArpConfig {
+    fn default() -> Self {
+        ArpConfig {
+            entry_timeout_secs: 300,
+            request_interval_ms: 1000,
+            max_pending_per_host: 4,
+            max_pending_total: 256,
+        }
+    }
+}
+
+impl ArpConfig {
+    /// `entry_timeout_secs` as a [`Duration`].
+    pub fn entry_timeout(&self) -> Duration {
+        Duration::from_secs(u64::from(self.entry_timeout_secs))
+    }
+
+    /// `request_interval_ms` as a [`Duration`].
+    pub fn request_interval(&self) -> Duration {
+        Duration::from_millis(u64::from(self.request_interval_ms))
+    }
+}
