@@ -37,6 +37,15 @@ pub fn worker_config(
                 format!("at most {MAX_BLOCKS_PER_SUBSCRIBER} blocks per subscriber are supported (got {})", cfg.pool.max_blocks_per_subscriber),
             )
         })?;
+    if cfg.dataplane.workers != 1 {
+        return Err(limit(
+            "dataplane.workers",
+            format!(
+                "only 1 worker is supported in this release (got {}): steering return traffic to the worker that owns a port block is not implemented yet",
+                cfg.dataplane.workers
+            ),
+        ));
+    }
     let block_size = u16::try_from(cfg.pool.block_size).map_err(|_| {
         limit(
             "pool.block_size",

@@ -69,6 +69,8 @@ pub struct Neighbors<B> {
     entries: HashMap<u32, Entry>,
     held: Vec<Option<(u32, B)>>,
     held_count: u16,
+    /// Hosts with a request outstanding: the only entries the timer has to visit.
+    outstanding: Vec<u32>,
 }
 
 impl<B> Neighbors<B> {
@@ -80,6 +82,7 @@ impl<B> Neighbors<B> {
             entries: HashMap::with_capacity(p.max_entries as usize),
             held,
             held_count: 0,
+            outstanding: Vec::with_capacity(usize::from(p.max_pending_total.max(1))),
             p,
         }
     }
@@ -92,8 +95,13 @@ impl<B> Neighbors<B> {
                 let stale = now.saturating_sub(e.confirmed_ns) >= p.entry_timeout_ns;
                 let due = e.requested_ns == 0
                     || now.saturating_sub(e.requested_ns) >= p.request_interval_ns;
-                let refresh = stale && due && e.retries < MAX_RETRIES;
+                let room = self.outstanding.len() < self.outstanding.capacity();
+                let refresh =
+                    stale && due && e.retries < MAX_RETRIES && (e.requested_ns != 0 || room);
                 if refresh {
+                    if e.requested_ns == 0 {
+                        self.outstanding.push(ip);
+                    }
                     e.requested_ns = now.max(1);
                     e.retries += 1;
                 }
@@ -104,9 +112,13 @@ impl<B> Neighbors<B> {
             }
             return Lookup::Hold { request: false };
         }
-        if self.entries.len() >= p.max_entries as usize || self.held_count >= p.max_pending_total {
+        if self.entries.len() >= p.max_entries as usize
+            || self.held_count >= p.max_pending_total
+            || self.outstanding.len() >= self.outstanding.capacity()
+        {
             return Lookup::Full;
         }
+        self.outstanding.push(ip);
         self.entries.insert(
             ip,
             Entry {
@@ -152,7 +164,10 @@ impl<B> Neighbors<B> {
             Some(e) => {
                 e.mac = Some(mac);
                 e.confirmed_ns = now;
-                e.requested_ns = 0;
+                if e.requested_ns != 0 {
+                    e.requested_ns = 0;
+                    self.outstanding.retain(|&h| h != ip);
+                }
                 e.retries = 0;
                 if e.pending == 0 {
                     return;
@@ -186,12 +201,16 @@ impl<B> Neighbors<B> {
     }
 
     /// Timer work: returns (via `request`) hosts to re-request and (via `drop_held`) packets
-    /// whose host never answered. Bounded by the number of entries with outstanding requests.
+    /// whose host never answered. Visits only hosts with a request outstanding (at most
+    /// `max_pending_total` of them), never the whole cache.
     pub fn poll(&mut self, now: u64, mut request: impl FnMut(u32), mut drop_held: impl FnMut(B)) {
         let p = self.p;
         let mut dead: [u32; 16] = [0; 16];
         let mut n_dead = 0;
-        for (&ip, e) in self.entries.iter_mut() {
+        for &ip in &self.outstanding {
+            let Some(e) = self.entries.get_mut(&ip) else {
+                continue;
+            };
             if e.requested_ns == 0 || now.saturating_sub(e.requested_ns) < p.request_interval_ns {
                 continue;
             }
@@ -208,6 +227,7 @@ impl<B> Neighbors<B> {
         }
         for &ip in &dead[..n_dead] {
             self.entries.remove(&ip);
+            self.outstanding.retain(|&h| h != ip);
             for slot in self.held.iter_mut() {
                 if matches!(slot, Some((h, _)) if *h == ip) {
                     if let Some((_, b)) = slot.take() {

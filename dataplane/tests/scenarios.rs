@@ -518,7 +518,8 @@ fn malformed_frames_every_truncation_dropped_and_counted() {
 fn bad_ihl_total_length_version_and_checksum_dropped() {
     let mut h = Harness::lab();
     let good = udp(SUB_MAC, IN_MAC, SUB1, 5000, SERVER, 53, 64, b"payload");
-    let cases: &[(&dyn Fn(&mut Vec<u8>), DropReason)] = &[
+    type Case<'a> = (&'a dyn Fn(&mut Vec<u8>), DropReason);
+    let cases: &[Case] = &[
         (&|f| f[14] = 0x44, DropReason::Ipv4HeaderLength),
         (&|f| f[14] = 0x4f, DropReason::Ipv4Truncated),
         (&|f| f[14] = 0x65, DropReason::Ipv4Version),
