@@ -78,6 +78,7 @@ fn main() {
     println!("cargo:rerun-if-changed=src/shim.h");
     println!("cargo:rerun-if-env-changed=PKG_CONFIG_PATH");
     println!("cargo:rerun-if-env-changed=PKG_CONFIG");
+    println!("cargo:rerun-if-env-changed=PKG_CONFIG_LIBDIR");
 
     // 1. Locate DPDK. cargo_metadata(false): we emit the link lines ourselves.
     let lib = match pkg_config::Config::new()
@@ -169,7 +170,7 @@ fn main() {
         .allowlist_function("rte_eal_(init|cleanup|remote_launch|wait_lcore|mp_wait_lcore|get_lcore_state|process_type|has_hugepages)")
         .allowlist_function("rte_get_main_lcore|rte_get_next_lcore|rte_lcore_count|rte_lcore_is_enabled|rte_lcore_to_socket_id|rte_socket_id")
         .allowlist_function("rte_strerror|rte_get_tsc_hz|rte_version")
-        .allowlist_function("rte_pktmbuf_pool_create")
+        .allowlist_function("rte_pktmbuf_pool_create|rte_pktmbuf_free_bulk")
         .allowlist_function("rte_mempool_(free|avail_count|in_use_count|lookup)")
         .allowlist_function("rte_ring_(create|free|lookup)")
         .allowlist_function("rte_eth_dev_(configure|start|stop|close|info_get|socket_id|is_valid_port|get_port_by_name|get_name_by_port|adjust_nb_rx_tx_desc|set_mtu|get_mtu|count_avail)")

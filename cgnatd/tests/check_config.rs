@@ -88,6 +88,10 @@ fn invalid_configs_exit_2_naming_the_key() {
             "dataplane.workers",
         ),
         (
+            format!("{GOOD}[dataplane]\nworkers = 2\n"),
+            "dataplane.workers",
+        ),
+        (
             GOOD.replace("[outside]\ndevice = \"net_af_packet1\"", "[outside]"),
             "device",
         ),

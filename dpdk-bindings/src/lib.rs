@@ -32,7 +32,7 @@ mod ring;
 pub use eal::{lcore_id, lcore_socket_id, CArgv, Eal};
 pub use error::DpdkError;
 pub use lcore::{launch, tsc_cycles, tsc_hz, LcoreJoin};
-pub use mbuf::Mbuf;
+pub use mbuf::{free_bulk, Mbuf};
 pub use mempool::Mempool;
 pub use port::{
     LinkStatus, Port, PortInfo, PortSetup, PortStats, RssHashFields, RxQueue, TxQueue, MAX_BURST,

@@ -291,7 +291,10 @@ fn eal_end_to_end() {
     assert_eq!(bufs.len(), 1100 - total, "unsent stay in the Vec");
     assert_ne!(bufs[0].as_ptr(), first);
     assert_eq!(pool.in_use(), base_in_use + 1100);
-    drop(bufs); // frees the unsent ones
+    let cap = bufs.capacity();
+    dpdk::free_bulk(&mut bufs); // frees the unsent ones
+    assert!(bufs.is_empty());
+    assert_eq!(bufs.capacity(), cap);
     assert_eq!(pool.in_use(), base_in_use + total);
     let mut rx = Vec::with_capacity(64);
     let mut drained = 0;
