@@ -143,7 +143,7 @@ fn run_cgnatd(name: &str, inside: &[Vec<u8>], outside: &[Vec<u8>]) -> Run {
     let d = dir.display();
     let cfg = format!(
         r#"[eal]
-args = ["-l", "0-1", "--no-huge", "-m", "256", "--no-pci", "--file-prefix", "cgnat-test-{name}-{pid}",
+args = ["-l", "0-1", "--no-huge", "-m", "256", "--no-pci", "--no-shconf", "--file-prefix", "cgnat-test-{name}-{pid}",
         "--vdev", "net_pcap0,rx_pcap={d}/in_rx.pcap,tx_pcap={d}/in_tx.pcap",
         "--vdev", "net_pcap1,rx_pcap={d}/out_rx.pcap,tx_pcap={d}/out_tx.pcap"]
 [inside]
