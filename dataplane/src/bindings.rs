@@ -2,12 +2,13 @@
 //! `(protocol, subscriber address, inside port) <-> (public address, public port)`.
 //!
 //! Records live in a preallocated slab and are indexed twice (inside key and outside key) by
-//! hashbrown maps sized at start-up, so inserting never allocates. Expiry uses one intrusive
+//! fixed-capacity [`Index`]es (8 bytes a slot, no tombstones), so neither inserting nor
+//! deleting ever allocates. Expiry uses one intrusive
 //! LRU list per timeout class (ARCHITECTURE.md "Expiry"): a packet moves its binding to the
 //! tail at most once per second, and each poll reclaims a bounded number of expired heads —
 //! no table walks.
 
-use hashbrown::HashMap;
+use crate::index::{hash64, Index};
 
 /// Sentinel index.
 pub const NIL: u32 = u32::MAX;
@@ -94,8 +95,8 @@ impl Binding {
 pub struct BindingTable {
     slab: Vec<Binding>,
     free_head: u32,
-    by_inside: HashMap<u64, u32>,
-    by_outside: HashMap<u64, u32>,
+    by_inside: Index,
+    by_outside: Index,
     heads: [u32; CLASSES],
     tails: [u32; CLASSES],
     len: u32,
@@ -115,8 +116,8 @@ impl BindingTable {
         Self {
             slab,
             free_head: if cap > 0 { 0 } else { NIL },
-            by_inside: HashMap::with_capacity(n),
-            by_outside: HashMap::with_capacity(n),
+            by_inside: Index::with_capacity(cap),
+            by_outside: Index::with_capacity(cap),
             heads: [NIL; CLASSES],
             tails: [NIL; CLASSES],
             len: 0,
@@ -142,13 +143,26 @@ impl BindingTable {
     /// Looks up by inside key.
     #[inline]
     pub fn find_inside(&self, k: u64) -> Option<u32> {
-        self.by_inside.get(&k).copied()
+        self.by_inside.find(hash64(k), |i| {
+            let b = &self.slab[i as usize];
+            key(b.proto, b.sub_ip, b.in_port) == k
+        })
     }
 
     /// Looks up by outside key.
     #[inline]
     pub fn find_outside(&self, k: u64) -> Option<u32> {
-        self.by_outside.get(&k).copied()
+        self.by_outside.find(hash64(k), |i| {
+            let b = &self.slab[i as usize];
+            key(b.proto, b.pub_ip, b.pub_port) == k
+        })
+    }
+
+    /// Bytes held by the slab and both indexes.
+    pub fn memory(&self) -> usize {
+        self.slab.capacity() * std::mem::size_of::<Binding>()
+            + self.by_inside.memory()
+            + self.by_outside.memory()
     }
 
     /// The binding at `idx`.
@@ -168,9 +182,9 @@ impl BindingTable {
         b.prev = NIL;
         b.next = NIL;
         self.by_inside
-            .insert(key(b.proto, b.sub_ip, b.in_port), idx);
+            .insert(hash64(key(b.proto, b.sub_ip, b.in_port)), idx);
         self.by_outside
-            .insert(key(b.proto, b.pub_ip, b.pub_port), idx);
+            .insert(hash64(key(b.proto, b.pub_ip, b.pub_port)), idx);
         self.slab[idx as usize] = b;
         self.link_tail(idx);
         self.len += 1;
@@ -181,8 +195,10 @@ impl BindingTable {
     pub fn remove(&mut self, idx: u32) -> Binding {
         self.unlink(idx);
         let b = self.slab[idx as usize];
-        self.by_inside.remove(&key(b.proto, b.sub_ip, b.in_port));
-        self.by_outside.remove(&key(b.proto, b.pub_ip, b.pub_port));
+        self.by_inside
+            .remove(hash64(key(b.proto, b.sub_ip, b.in_port)), idx);
+        self.by_outside
+            .remove(hash64(key(b.proto, b.pub_ip, b.pub_port)), idx);
         self.slab[idx as usize].next = self.free_head;
         self.free_head = idx;
         self.len -= 1;
