@@ -2,7 +2,8 @@
 //! needs (`dataplane::WorkerConfig`): host-order integers, expanded pool, derived limits.
 
 use control::Config;
-use dataplane::nat::{Timeouts, MAX_BLOCKS_PER_SUBSCRIBER};
+use dataplane::fragments::FragParams;
+use dataplane::nat::{Filtering, Timeouts, MAX_BLOCKS_PER_SUBSCRIBER};
 use dataplane::neighbors::NeighborParams;
 use dataplane::{PortAddr, WorkerConfig};
 
@@ -64,12 +65,14 @@ pub fn worker_config(
             prefix_len: cfg.inside.address.len,
             next_hop: cfg.inside.next_hop.map(u32::from),
             mac: in_mac,
+            mtu: cfg.inside.mtu,
         },
         outside: PortAddr {
             addr: u32::from(cfg.outside.address.addr),
             prefix_len: cfg.outside.address.len,
             next_hop: cfg.outside.next_hop.map(u32::from),
             mac: out_mac,
+            mtu: cfg.outside.mtu,
         },
         subscribers: cfg
             .inside
@@ -84,7 +87,17 @@ pub fn worker_config(
         max_blocks_per_subscriber: max_blocks,
         max_bindings: cfg.dataplane.max_bindings_per_worker,
         max_subscribers: cfg.dataplane.max_subscribers_per_worker,
+        max_sessions: cfg.dataplane.max_bindings_per_worker,
+        max_sessions_per_subscriber: 10_000,
         timeouts: Timeouts::default(),
+        filtering: Filtering::EndpointIndependent,
+        preserve_parity: false,
+        hold_down_secs: 120,
+        deterministic: None,
+        no_translate: Vec::new(),
+        tcp_mss_clamp: 0,
+        fragments: FragParams::default(),
+        max_syn_hold: 4096,
         neighbors: NeighborParams {
             entry_timeout_ns: u64::from(arp.entry_timeout_secs) * 1_000_000_000,
             request_interval_ns: u64::from(arp.request_interval_ms) * 1_000_000,

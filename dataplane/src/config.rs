@@ -1,7 +1,9 @@
 //! The worker's view of the configuration: already validated and converted to host-order
 //! integers by the daemon, so the dataplane has no dependency on the config format.
 
-use crate::nat::Timeouts;
+use crate::deterministic::DeterministicMap;
+use crate::fragments::FragParams;
+use crate::nat::{Filtering, Timeouts};
 use crate::neighbors::NeighborParams;
 
 /// One port's addressing.
@@ -15,6 +17,8 @@ pub struct PortAddr {
     pub next_hop: Option<u32>,
     /// The port's MAC address.
     pub mac: [u8; 6],
+    /// Largest IP datagram sent on this port.
+    pub mtu: u16,
 }
 
 impl PortAddr {
@@ -62,8 +66,28 @@ pub struct WorkerConfig {
     pub max_bindings: u32,
     /// Subscriber table capacity.
     pub max_subscribers: u32,
-    /// Binding timeouts.
+    /// Session table capacity.
+    pub max_sessions: u32,
+    /// Bindings plus sessions one subscriber may hold (RFC 6888 REQ-5).
+    pub max_sessions_per_subscriber: u32,
+    /// Timeouts.
     pub timeouts: Timeouts,
+    /// Inbound filtering.
+    pub filtering: Filtering,
+    /// Keep the inside port's parity (RFC 4787 REQ-4).
+    pub preserve_parity: bool,
+    /// Seconds a freed port or block waits before reuse (RFC 6888 REQ-8).
+    pub hold_down_secs: u32,
+    /// Deterministic mode (RFC 7422), replacing dynamic block allocation.
+    pub deterministic: Option<DeterministicMap>,
+    /// Destinations forwarded without translation (RFC 6888 REQ-6).
+    pub no_translate: Vec<(u32, u8)>,
+    /// Lower the MSS option of TCP SYNs to this (0: off).
+    pub tcp_mss_clamp: u16,
+    /// Fragment table parameters.
+    pub fragments: FragParams,
+    /// Unsolicited inbound SYNs held at once.
+    pub max_syn_hold: u32,
     /// ARP cache parameters (same for both ports).
     pub neighbors: NeighborParams,
     /// ICMP errors the worker may generate per second (token bucket, burst the same).
@@ -83,12 +107,14 @@ impl WorkerConfig {
                 prefix_len: 10,
                 next_hop: None,
                 mac: [0x02, 0, 0, 0, 0, 0x01],
+                mtu: 1500,
             },
             outside: PortAddr {
                 addr: 0xc633_6401,
                 prefix_len: 24,
                 next_hop: Some(0xc633_6402),
                 mac: [0x02, 0, 0, 0, 0, 0x02],
+                mtu: 1500,
             },
             subscribers: vec![(0x6440_0000, 10)],
             pool: (0..256u32).map(|i| 0xcb00_7100 + i).collect(),
@@ -98,7 +124,17 @@ impl WorkerConfig {
             max_blocks_per_subscriber: 4,
             max_bindings: 65536,
             max_subscribers: 4096,
+            max_sessions: 65536,
+            max_sessions_per_subscriber: 10_000,
             timeouts: Timeouts::default(),
+            filtering: Filtering::EndpointIndependent,
+            preserve_parity: false,
+            hold_down_secs: 120,
+            deterministic: None,
+            no_translate: Vec::new(),
+            tcp_mss_clamp: 0,
+            fragments: FragParams::default(),
+            max_syn_hold: 1024,
             neighbors: NeighborParams::default(),
             icmp_error_rate: 100,
             seed: 0x5eed,

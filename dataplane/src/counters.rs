@@ -59,6 +59,40 @@ enum_with_names! {
         IcmpTimeExceededSent => "icmp_time_exceeded_sent",
         /// ICMP errors not sent because of the rate limit.
         IcmpRateLimited => "icmp_rate_limited",
+        /// Sessions (per remote endpoint) created.
+        SessionCreated => "session_created",
+        /// Packets translated twice to go from one subscriber to another (hairpinning).
+        Hairpinned => "hairpinned",
+        /// Packets forwarded untranslated inside -> outside (no-translate destinations).
+        PassthroughOut => "passthrough_out",
+        /// Packets forwarded untranslated outside -> inside.
+        PassthroughIn => "passthrough_in",
+        /// ICMP errors from outside translated to a subscriber (RFC 5508 REQ-4).
+        IcmpErrorIn => "icmp_error_in",
+        /// ICMP errors from subscribers translated to the outside (RFC 5508 REQ-5).
+        IcmpErrorOut => "icmp_error_out",
+        /// ICMP 3/13 sent because a mapping could not be created (RFC 5508 REQ-8).
+        IcmpAdminProhibitedSent => "icmp_admin_prohibited_sent",
+        /// ICMP 3/3 sent for an unsolicited inbound SYN after the hold time (RFC 5382 REQ-4).
+        IcmpPortUnreachableSent => "icmp_port_unreachable_sent",
+        /// ICMP 3/4 sent for DF packets larger than the next link's MTU (RFC 4787 REQ-13).
+        IcmpFragNeededSent => "icmp_frag_needed_sent",
+        /// Unsolicited inbound SYNs held (RFC 5382 REQ-4).
+        SynHeld => "syn_held",
+        /// Held inbound SYNs silently dropped because an outbound SYN for them followed.
+        SynHoldSimultaneousOpen => "syn_hold_simultaneous_open",
+        /// Non-first fragments translated with their first fragment's state.
+        FragmentTranslated => "fragment_translated",
+        /// Non-first fragments held until their first fragment arrived (RFC 4787 REQ-14).
+        FragmentHeld => "fragment_held",
+        /// TCP SYNs whose MSS option was lowered.
+        MssClamped => "mss_clamped",
+        /// Bindings reclaimed by expiry.
+        BindingExpired => "binding_expired",
+        /// Sessions reclaimed by expiry.
+        SessionExpired => "session_expired",
+        /// Port blocks returned to the pool after their hold-down.
+        BlockReleased => "block_released",
     }
 }
 
@@ -93,8 +127,16 @@ enum_with_names! {
         L4Malformed => "drop_l4_malformed",
         /// ICMP checksum wrong (RFC 5508 REQ-3).
         IcmpChecksum => "drop_icmp_checksum",
-        /// IPv4 fragments (not translated yet).
-        Fragment => "drop_fragment",
+        /// Non-first fragment dropped because its first fragment never came (timeout).
+        FragmentTimeout => "drop_fragment_timeout",
+        /// Fragment dropped: fragment table or hold area full.
+        FragmentTableFull => "drop_fragment_table_full",
+        /// First fragment whose translation conflicts with the one recorded for its datagram.
+        FragmentConflict => "drop_fragment_conflict",
+        /// First fragment too short to hold the transport header (RFC 1858 tiny fragment).
+        FragmentTiny => "drop_fragment_tiny",
+        /// Fragments of ICMP errors or hairpinned datagrams (not translated).
+        FragmentUnsupported => "drop_fragment_unsupported",
         /// IP protocol other than TCP, UDP, ICMP.
         UnsupportedProtocol => "drop_unsupported_protocol",
         /// ICMP type the translator does not handle.
@@ -107,6 +149,28 @@ enum_with_names! {
         ToSelf => "drop_to_self",
         /// Inbound packet with no binding.
         NoBinding => "drop_no_binding",
+        /// Inbound packet refused by address(-and-port)-dependent filtering.
+        Filtered => "drop_filtered",
+        /// Inbound TCP segment (not a SYN) with no session.
+        TcpNoSession => "drop_tcp_no_session",
+        /// Unsolicited inbound SYN not held because the hold table was full.
+        SynHoldFull => "drop_syn_hold_full",
+        /// Unsolicited inbound SYN held (answered later or superseded): counted when dropped.
+        SynUnsolicited => "drop_syn_unsolicited",
+        /// ICMP error with no mapping for its embedded packet (RFC 5508 REQ-4).
+        IcmpErrorNoBinding => "drop_icmp_error_no_binding",
+        /// ICMP error whose embedded packet is malformed or truncated.
+        IcmpErrorMalformed => "drop_icmp_error_malformed",
+        /// ICMP error about something other than TCP, UDP or ICMP echo.
+        IcmpErrorUnsupported => "drop_icmp_error_unsupported",
+        /// Subscriber reached its session limit (RFC 6888 REQ-5).
+        SessionLimit => "drop_session_limit",
+        /// Session table full.
+        SessionTableFull => "drop_session_table_full",
+        /// Larger than the next link's MTU with DF set (ICMP 3/4 sent).
+        TooBig => "drop_too_big",
+        /// Larger than the next link's MTU without DF (fragmenting is not supported).
+        TooBigNoDf => "drop_too_big_no_df",
         /// Subscriber has all its blocks full and may not get another.
         PortExhausted => "drop_port_exhausted",
         /// No public address has a free block for a new subscriber.
@@ -115,7 +179,7 @@ enum_with_names! {
         BindingTableFull => "drop_binding_table_full",
         /// Subscriber table full.
         SubscriberTableFull => "drop_subscriber_table_full",
-        /// Subscriber-to-subscriber via a public address (hairpinning is not enabled yet).
+        /// Hairpinned packet with no binding or refused by the filter of its destination.
         Hairpin => "drop_hairpin",
         /// Off-link destination and no next hop configured.
         NoRoute => "drop_no_route",

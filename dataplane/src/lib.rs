@@ -14,11 +14,17 @@ pub mod deterministic;
 pub mod fragments;
 pub mod fuzz_harness;
 pub mod icmp_error;
+mod icmp_gen;
 pub mod index;
+pub mod lru;
 pub mod mss;
 pub mod nat;
 pub mod neighbors;
 pub mod port_block;
+pub mod session;
+pub mod syn_hold;
+pub mod timeouts;
+mod translate;
 pub mod wire;
 pub mod worker;
 

@@ -1,55 +1,44 @@
-//! NAT44 state of one worker: subscribers, their port blocks, bindings, and expiry.
+//! NAT44 state of one worker: subscribers, their port blocks, bindings, sessions, hold-down
+//! and expiry.
 //!
 //! A subscriber's blocks are all on one public address (paired pooling, RFC 6888 REQ-2,
-//! RFC 4787 REQ-2). The address is chosen when the subscriber gets its first block: a hash of
-//! the subscriber address picks a starting pool address, then the first address with a free
-//! block owned by this worker wins, so subscribers spread over the pool deterministically.
-//! When a subscriber's last binding expires, its blocks return to the pool.
+//! RFC 4787 REQ-2). In dynamic mode the address is chosen when the subscriber gets its first
+//! block: a hash of the subscriber address picks a starting pool address, then the first
+//! address with a free block owned by this worker wins. In deterministic mode (RFC 7422) the
+//! address and the port range follow from the subscriber address by formula.
+//!
+//! A freed public port is not reused for `hold_down_secs` (RFC 6888 REQ-8): it goes on a FIFO
+//! and stays marked in its block's bitmap until the FIFO releases it; a block whose last port
+//! is released goes back to the pool (so it too has been unused for the hold-down). A
+//! subscriber record lives while it has bindings or blocks, so a returning subscriber gets its
+//! old public address back.
 
-use crate::bindings::{key, Binding, BindingTable, TimeoutClass, CLASSES};
+use crate::bindings::{key, Binding, BindingTable};
 use crate::counters::DropReason;
+use crate::deterministic::DeterministicMap;
+use crate::index::{hash64, Index};
 use crate::port_block::{AllocError, BlockParams, LocalBlock, PortBlocks};
-use crate::wire::ipv4::{PROTO_ICMP, PROTO_TCP, PROTO_UDP};
-use hashbrown::HashMap;
+use crate::session::{Session, SessionTable};
+use crate::wire::ipv4::{PROTO_TCP, PROTO_UDP};
+use std::collections::VecDeque;
+
+pub use crate::timeouts::Timeouts;
 
 /// Most blocks one subscriber can hold (per-record inline storage).
 pub const MAX_BLOCKS_PER_SUBSCRIBER: usize = 32;
 
 const NONE: u32 = u32::MAX;
 
-/// Timeouts per class, in seconds (RFC 8512 defaults in [`Timeouts::default`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Timeouts {
-    /// UDP mapping (RFC 4787 REQ-5: at least 120 s; default 300 s).
-    pub udp: u32,
-    /// TCP established idle (RFC 5382 REQ-5: default 7440 s).
-    pub tcp_established: u32,
-    /// TCP transitory (240 s).
-    pub tcp_transitory: u32,
-    /// ICMP query (RFC 5508 REQ-2: 60 s).
-    pub icmp: u32,
-}
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        Self {
-            udp: 300,
-            tcp_established: 7440,
-            tcp_transitory: 240,
-            icmp: 60,
-        }
-    }
-}
-
-impl Timeouts {
-    fn of(&self, c: usize) -> u32 {
-        match c {
-            0 => self.udp,
-            1 => self.tcp_established,
-            2 => self.tcp_transitory,
-            _ => self.icmp,
-        }
-    }
+/// Inbound filtering behaviour (RFC 4787 REQ-8, RFC 5382 REQ-3, RFC 6888 REQ-7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Filtering {
+    /// Any remote may use a binding (default; RFC 6888 REQ-7).
+    #[default]
+    EndpointIndependent,
+    /// Only remote addresses the subscriber has sent to.
+    AddressDependent,
+    /// Only remote address-and-port pairs the subscriber has sent to.
+    AddressAndPortDependent,
 }
 
 /// Parameters of the NAT state.
@@ -61,10 +50,22 @@ pub struct NatParams {
     pub max_blocks_per_subscriber: u16,
     /// Binding table capacity.
     pub max_bindings: u32,
+    /// Session table capacity.
+    pub max_sessions: u32,
     /// Subscriber table capacity.
     pub max_subscribers: u32,
+    /// Bindings plus sessions one subscriber may hold (RFC 6888 REQ-5).
+    pub max_sessions_per_subscriber: u32,
     /// Timeouts.
     pub timeouts: Timeouts,
+    /// Filtering.
+    pub filtering: Filtering,
+    /// Keep the inside port's parity (RFC 4787 REQ-4).
+    pub preserve_parity: bool,
+    /// Seconds a freed port or block is held before reuse (RFC 6888 REQ-8).
+    pub hold_down_secs: u32,
+    /// Deterministic mode (RFC 7422) when set.
+    pub deterministic: Option<DeterministicMap>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -73,7 +74,16 @@ struct Subscriber {
     addr_idx: u32,
     n_blocks: u8,
     bindings: u32,
+    sessions: u32,
     blocks: [LocalBlock; MAX_BLOCKS_PER_SUBSCRIBER],
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Cooling {
+    block: LocalBlock,
+    port: u16,
+    proto: u8,
+    freed_at: u32,
 }
 
 /// The protocol's index in a port block's bitmaps.
@@ -92,10 +102,13 @@ pub struct NatState {
     params: NatParams,
     /// The binding table.
     pub bindings: BindingTable,
+    /// The session table.
+    pub sessions: SessionTable,
     blocks: PortBlocks,
     subs: Vec<Subscriber>,
     sub_free: Vec<u32>,
-    sub_index: HashMap<u32, u32>,
+    sub_index: Index,
+    cooling: VecDeque<Cooling>,
     rng: u64,
 }
 
@@ -112,19 +125,48 @@ pub struct Mapped {
     pub new_subscriber: bool,
 }
 
+/// What expiry reclaimed in one call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Expired {
+    /// Sessions removed.
+    pub sessions: u32,
+    /// Bindings removed.
+    pub bindings: u32,
+    /// Ports released from hold-down.
+    pub ports: u32,
+    /// Blocks returned to the pool.
+    pub blocks: u32,
+}
+
 impl NatState {
     /// Builds the state, preallocating every table.
     pub fn new(params: NatParams, seed: u64) -> Self {
         let ms = params.max_subscribers as usize;
+        let mut blocks = params.blocks.clone();
+        if let Some(d) = &params.deterministic {
+            // One block per subscriber, exactly its port range.
+            blocks.block_size = d.ports_per_subscriber();
+            blocks.pool = d.pool().to_vec();
+            let (lo, hi) = d.port_range();
+            blocks.port_min = lo;
+            blocks.port_max = hi;
+        }
         Self {
             bindings: BindingTable::with_capacity(params.max_bindings),
-            blocks: PortBlocks::new(params.blocks.clone()),
+            sessions: SessionTable::with_capacity(params.max_sessions),
+            blocks: PortBlocks::new(blocks),
             subs: Vec::with_capacity(ms),
             sub_free: Vec::with_capacity(ms),
-            sub_index: HashMap::with_capacity(ms),
+            sub_index: Index::with_capacity(params.max_subscribers),
+            cooling: VecDeque::with_capacity(params.max_bindings as usize),
             rng: seed | 1,
             params,
         }
+    }
+
+    /// The parameters.
+    pub fn params(&self) -> &NatParams {
+        &self.params
     }
 
     /// Whether `addr` is a pool address.
@@ -135,7 +177,7 @@ impl NatState {
 
     /// Subscribers with state on this worker.
     pub fn subscribers(&self) -> usize {
-        self.sub_index.len()
+        self.sub_index.len() as usize
     }
 
     /// Blocks allocated on this worker.
@@ -143,9 +185,23 @@ impl NatState {
         self.blocks.allocated()
     }
 
+    /// Ports waiting out their hold-down.
+    pub fn ports_cooling(&self) -> usize {
+        self.cooling.len()
+    }
+
     /// The port-block allocator (read-only).
     pub fn port_blocks(&self) -> &PortBlocks {
         &self.blocks
+    }
+
+    /// Bytes of preallocated state (bindings, sessions, subscribers, hold-down FIFO).
+    pub fn memory(&self) -> usize {
+        self.bindings.memory()
+            + self.sessions.memory()
+            + self.subs.capacity() * std::mem::size_of::<Subscriber>()
+            + self.sub_index.memory()
+            + self.cooling.capacity() * std::mem::size_of::<Cooling>()
     }
 
     fn next_random(&mut self) -> u64 {
@@ -159,13 +215,19 @@ impl NatState {
         x.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 
-    /// Finds the binding for an outbound packet or creates one.
+    fn find_subscriber(&self, ip: u32) -> Option<u32> {
+        self.sub_index
+            .find(hash64(u64::from(ip)), |i| self.subs[i as usize].ip == ip)
+    }
+
+    /// Finds the binding for an outbound packet or creates one in `class`.
     pub fn map_outbound(
         &mut self,
         proto: u8,
         src: u32,
         sport: u16,
         now_s: u32,
+        class: u8,
     ) -> Result<Mapped, DropReason> {
         if let Some(idx) = self.bindings.find_inside(key(proto, src, sport)) {
             return Ok(Mapped {
@@ -178,19 +240,26 @@ impl NatState {
         if self.bindings.is_full() {
             return Err(DropReason::BindingTableFull);
         }
-        let (si, new_subscriber) = match self.sub_index.get(&src) {
-            Some(&i) => (i, false),
+        let (si, new_subscriber) = match self.find_subscriber(src) {
+            Some(i) => (i, false),
             None => (self.new_subscriber(src)?, true),
         };
+        let s = self.subs[si as usize];
+        if s.bindings + s.sessions >= self.params.max_sessions_per_subscriber {
+            return Err(DropReason::SessionLimit);
+        }
         let pi = proto_index(proto);
-        let mut found = None;
+        let odd = (self.params.preserve_parity && proto != crate::wire::ipv4::PROTO_ICMP)
+            .then_some(sport & 1 == 1);
         let rnd = self.next_random();
-        let n = usize::from(self.subs[si as usize].n_blocks);
+        let start = u32::try_from(rnd & 0xffff_ffff).unwrap_or(0);
+        let mut found = None;
+        let n = usize::from(s.n_blocks);
+        let first = usize::try_from(rnd >> 40).unwrap_or(0);
         // Try the blocks the subscriber already holds, starting at a random one.
         for k in 0..n {
-            let s = &self.subs[si as usize];
-            let lb = s.blocks[(k + (rnd >> 32) as usize) % n];
-            if let Some(p) = self.blocks.alloc_port(lb, pi, (rnd & 0xffff_ffff) as u32) {
+            let lb = s.blocks[(k + first) % n];
+            if let Some(p) = self.blocks.alloc_port_parity(lb, pi, start, odd) {
                 found = Some((lb, p));
                 break;
             }
@@ -202,24 +271,22 @@ impl NatState {
                     new_block = true;
                     found = self
                         .blocks
-                        .alloc_port(lb, pi, (rnd & 0xffff_ffff) as u32)
+                        .alloc_port_parity(lb, pi, start, odd)
                         .map(|p| (lb, p));
                 }
                 Err(e) => {
-                    if new_subscriber {
-                        self.release_subscriber(si);
-                    }
+                    self.maybe_release_subscriber(si);
                     return Err(e);
                 }
             }
         }
         let Some((lb, pub_port)) = found else {
+            self.maybe_release_subscriber(si);
             return Err(DropReason::PortExhausted);
         };
         let pub_ip = self.blocks.address(self.blocks.block_addr_index(lb));
-        let class = initial_class(proto);
-        let b = Binding::new(src, sport, pub_ip, pub_port, proto, si, lb, now_s);
-        let Some(idx) = self.bindings.insert(b, class) else {
+        let b = Binding::new(src, sport, pub_ip, pub_port, proto, si, lb);
+        let Some(idx) = self.bindings.insert(b, class, now_s) else {
             self.blocks.free_port(lb, pi, pub_port);
             return Err(DropReason::BindingTableFull);
         };
@@ -233,7 +300,7 @@ impl NatState {
     }
 
     fn new_subscriber(&mut self, ip: u32) -> Result<u32, DropReason> {
-        if self.sub_index.len() >= self.params.max_subscribers as usize {
+        if self.sub_index.len() >= self.params.max_subscribers {
             return Err(DropReason::SubscriberTableFull);
         }
         let rec = Subscriber {
@@ -241,6 +308,7 @@ impl NatState {
             addr_idx: NONE,
             n_blocks: 0,
             bindings: 0,
+            sessions: 0,
             blocks: [0; MAX_BLOCKS_PER_SUBSCRIBER],
         };
         let si = if let Some(i) = self.sub_free.pop() {
@@ -251,24 +319,46 @@ impl NatState {
             self.subs.push(rec);
             i
         };
-        self.sub_index.insert(ip, si);
+        self.sub_index.insert(hash64(u64::from(ip)), si);
         Ok(si)
     }
 
-    fn release_subscriber(&mut self, si: u32) {
+    /// Drops the subscriber record when it holds nothing any more.
+    fn maybe_release_subscriber(&mut self, si: u32) {
         let s = self.subs[si as usize];
-        for &lb in &s.blocks[..usize::from(s.n_blocks)] {
-            self.blocks.free_block(lb);
+        if s.bindings == 0 && s.sessions == 0 && s.n_blocks == 0 && s.ip != 0 {
+            self.sub_index.remove(hash64(u64::from(s.ip)), si);
+            self.subs[si as usize].ip = 0;
+            self.sub_free.push(si);
         }
-        self.sub_index.remove(&s.ip);
-        self.subs[si as usize].n_blocks = 0;
-        self.sub_free.push(si);
     }
 
     /// Gives the subscriber one more block on its public address (choosing the address for its
     /// first block).
     fn grow_subscriber(&mut self, si: u32) -> Result<LocalBlock, DropReason> {
         let s = self.subs[si as usize];
+        if let Some(d) = &self.params.deterministic {
+            if s.n_blocks > 0 {
+                return Err(DropReason::PortExhausted);
+            }
+            let (pub_ip, first, _) = d.forward(s.ip).ok_or(DropReason::PoolExhausted)?;
+            let ai = self
+                .blocks
+                .addr_index(pub_ip)
+                .ok_or(DropReason::PoolExhausted)?;
+            let (lo, _) = d.port_range();
+            let n =
+                u32::from(first.saturating_sub(lo)) / u32::from(d.ports_per_subscriber().max(1));
+            let lb = self
+                .blocks
+                .alloc_block_at(ai, n, si)
+                .map_err(|_| DropReason::PoolExhausted)?;
+            let sm = &mut self.subs[si as usize];
+            sm.addr_idx = ai;
+            sm.blocks[0] = lb;
+            sm.n_blocks = 1;
+            return Ok(lb);
+        }
         let limit =
             usize::from(self.params.max_blocks_per_subscriber).min(MAX_BLOCKS_PER_SUBSCRIBER);
         if usize::from(s.n_blocks) >= limit {
@@ -279,7 +369,9 @@ impl NatState {
             if n == 0 {
                 return Err(DropReason::PoolExhausted);
             }
-            let start = (u64::from(s.ip).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize % n;
+            let start = usize::try_from(u64::from(s.ip).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40)
+                .unwrap_or(0)
+                % n;
             let mut got = None;
             for k in 0..n {
                 let ai = u32::try_from((start + k) % n).unwrap_or(0);
@@ -314,56 +406,141 @@ impl NatState {
         self.bindings.find_outside(key(proto, dst, dport))
     }
 
-    /// Removes a binding, returning its port to its block and releasing the subscriber's
-    /// blocks when it was the last.
-    pub fn remove_binding(&mut self, idx: u32) -> Binding {
-        let b = self.bindings.remove(idx);
-        self.blocks
-            .free_port(b.block, proto_index(b.proto), b.pub_port);
-        let si = b.subscriber;
-        let s = &mut self.subs[si as usize];
-        s.bindings = s.bindings.saturating_sub(1);
-        if s.bindings == 0 {
-            self.release_subscriber(si);
+    /// Opens a session under binding `b` (checking the subscriber's limit).
+    pub fn open_session(
+        &mut self,
+        b: u32,
+        remote_ip: u32,
+        remote_port: u16,
+        tcp: u8,
+        class: u8,
+        now_s: u32,
+    ) -> Result<u32, DropReason> {
+        let si = self.bindings.get(b).subscriber;
+        let s = self.subs[si as usize];
+        if s.bindings + s.sessions >= self.params.max_sessions_per_subscriber {
+            return Err(DropReason::SessionLimit);
         }
+        let idx = self
+            .sessions
+            .insert(
+                Session {
+                    binding: b,
+                    remote_ip,
+                    remote_port,
+                    tcp,
+                },
+                class,
+                now_s,
+            )
+            .ok_or(DropReason::SessionTableFull)?;
+        self.bindings.get_mut(b).sessions += 1;
+        self.subs[si as usize].sessions += 1;
+        Ok(idx)
+    }
+
+    /// Removes a session.
+    pub fn remove_session(&mut self, idx: u32) -> Session {
+        let s = self.sessions.remove(idx);
+        let b = self.bindings.get_mut(s.binding);
+        b.sessions = b.sessions.saturating_sub(1);
+        let si = b.subscriber;
+        let sub = &mut self.subs[si as usize];
+        sub.sessions = sub.sessions.saturating_sub(1);
+        s
+    }
+
+    /// Removes a binding (which must have no sessions), putting its port on hold-down and
+    /// releasing the subscriber record if it holds nothing else.
+    pub fn remove_binding(&mut self, idx: u32, now_s: u32) -> Binding {
+        let b = self.bindings.remove(idx);
+        if self.params.hold_down_secs == 0 || self.cooling.len() >= self.cooling.capacity() {
+            self.release_port(b.block, b.proto, b.pub_port);
+        } else {
+            self.cooling.push_back(Cooling {
+                block: b.block,
+                port: b.pub_port,
+                proto: b.proto,
+                freed_at: now_s,
+            });
+        }
+        let s = &mut self.subs[b.subscriber as usize];
+        s.bindings = s.bindings.saturating_sub(1);
+        self.maybe_release_subscriber(b.subscriber);
         b
     }
 
-    /// Removes up to `budget` bindings whose timeout passed. Returns how many were removed.
-    pub fn expire(&mut self, now_s: u32, budget: usize) -> usize {
-        let mut removed = 0;
-        for c in 0..CLASSES {
-            let class = class_from(c);
-            let to = self.params.timeouts.of(c);
-            while removed < budget {
-                let Some(idx) = self.bindings.oldest(class) else {
+    /// Returns a port to its block; a block with no ports left returns to the pool.
+    fn release_port(&mut self, lb: LocalBlock, proto: u8, port: u16) -> bool {
+        if self.blocks.free_port(lb, proto_index(proto), port) > 0 {
+            return false;
+        }
+        let Some(si) = self.blocks.owner(lb) else {
+            return false;
+        };
+        self.blocks.free_block(lb);
+        let s = &mut self.subs[si as usize];
+        let n = usize::from(s.n_blocks);
+        if let Some(pos) = s.blocks[..n].iter().position(|&x| x == lb) {
+            s.blocks.copy_within(pos + 1..n, pos);
+            s.n_blocks -= 1;
+        }
+        self.maybe_release_subscriber(si);
+        true
+    }
+
+    /// Reclaims expired sessions and bindings and ports whose hold-down passed: at most
+    /// `budget` of each kind per call.
+    pub fn expire(&mut self, now_s: u32, budget: u32) -> Expired {
+        let mut e = Expired::default();
+        let classes = self.params.timeouts.classes();
+        for c in 0..classes {
+            let to = self.params.timeouts.secs(c);
+            while e.sessions < budget {
+                let Some((idx, stamp)) = self.sessions.oldest(c) else {
                     break;
                 };
-                if now_s.saturating_sub(self.bindings.get(idx).last_seen) < to {
+                if now_s.saturating_sub(stamp) < to {
                     break;
                 }
-                self.remove_binding(idx);
-                removed += 1;
+                self.remove_session(idx);
+                e.sessions += 1;
             }
         }
-        removed
-    }
-}
-
-fn class_from(c: usize) -> TimeoutClass {
-    match c {
-        0 => TimeoutClass::Udp,
-        1 => TimeoutClass::TcpEstablished,
-        2 => TimeoutClass::TcpTransitory,
-        _ => TimeoutClass::Icmp,
-    }
-}
-
-/// The class a new binding of `proto` starts in.
-pub fn initial_class(proto: u8) -> TimeoutClass {
-    match proto {
-        PROTO_TCP => TimeoutClass::TcpEstablished,
-        PROTO_ICMP => TimeoutClass::Icmp,
-        _ => TimeoutClass::Udp,
+        for c in 0..classes {
+            let to = self.params.timeouts.secs(c);
+            let mut visited = 0;
+            while e.bindings < budget && visited < budget {
+                visited += 1;
+                let Some((idx, stamp)) = self.bindings.oldest(c) else {
+                    break;
+                };
+                if now_s.saturating_sub(stamp) < to {
+                    break;
+                }
+                if self.bindings.get(idx).sessions > 0 {
+                    // Kept alive by its sessions; look again one timeout later.
+                    self.bindings.touch(idx, c, now_s);
+                    continue;
+                }
+                self.remove_binding(idx, now_s);
+                e.bindings += 1;
+            }
+        }
+        let hold = self.params.hold_down_secs;
+        while e.ports < budget {
+            let Some(c) = self.cooling.front().copied() else {
+                break;
+            };
+            if now_s.saturating_sub(c.freed_at) < hold {
+                break;
+            }
+            self.cooling.pop_front();
+            e.ports += 1;
+            if self.release_port(c.block, c.proto, c.port) {
+                e.blocks += 1;
+            }
+        }
+        e
     }
 }

@@ -73,6 +73,8 @@ pub struct PortBlocks {
     free_slots: Vec<u32>,
     bitmaps: Vec<u64>,
     allocated: u32,
+    /// Deterministic mode: blocks are assigned by formula, never from the free lists.
+    fixed: bool,
 }
 
 impl PortBlocks {
@@ -116,6 +118,7 @@ impl PortBlocks {
             free_slots,
             bitmaps: vec![0; slots * words_per_bitmap * PROTOCOLS],
             allocated: 0,
+            fixed: false,
             p,
         }
     }
@@ -180,6 +183,38 @@ impl PortBlocks {
         Ok(lb)
     }
 
+    /// Allocates block number `n` (within this worker's share of address `addr_idx`) for
+    /// `subscriber`, without touching the free lists: deterministic mode (RFC 7422), where the
+    /// block follows from the subscriber's address and is never handed to anyone else.
+    pub fn alloc_block_at(
+        &mut self,
+        addr_idx: u32,
+        n: u32,
+        subscriber: u32,
+    ) -> Result<LocalBlock, AllocError> {
+        if n >= self.local_per_addr || addr_idx as usize >= self.free.len() {
+            return Err(AllocError::NoFreeBlock);
+        }
+        let lb = addr_idx * self.local_per_addr + n;
+        if self.state[lb as usize].subscriber != NONE {
+            return Err(AllocError::NoFreeBlock);
+        }
+        let Some(slot) = self.free_slots.pop() else {
+            return Err(AllocError::NoSlot);
+        };
+        let words = self.words_per_bitmap * PROTOCOLS;
+        let base = slot as usize * words;
+        self.bitmaps[base..base + words].fill(0);
+        self.state[lb as usize] = BlockState {
+            subscriber,
+            slot,
+            used: 0,
+        };
+        self.allocated += 1;
+        self.fixed = true;
+        Ok(lb)
+    }
+
     /// Returns a block with no ports in use to the free list.
     pub fn free_block(&mut self, lb: LocalBlock) {
         let st = self.state[lb as usize];
@@ -192,9 +227,17 @@ impl PortBlocks {
             slot: NONE,
             used: 0,
         };
-        let addr_idx = lb / self.local_per_addr;
-        self.free[addr_idx as usize].push(lb % self.local_per_addr);
+        if !self.fixed {
+            let addr_idx = lb / self.local_per_addr;
+            self.free[addr_idx as usize].push(lb % self.local_per_addr);
+        }
         self.allocated -= 1;
+    }
+
+    /// The subscriber holding a block, if allocated.
+    pub fn owner(&self, lb: LocalBlock) -> Option<u32> {
+        let s = self.state.get(lb as usize)?.subscriber;
+        (s != NONE).then_some(s)
     }
 
     /// Ports in use in a block.
@@ -222,11 +265,35 @@ impl PortBlocks {
     /// Takes a free port for protocol index `proto` (0 TCP, 1 UDP, 2 ICMP) in block `lb`,
     /// starting the search at offset `start % block_size`. Returns the port.
     pub fn alloc_port(&mut self, lb: LocalBlock, proto: usize, start: u32) -> Option<u16> {
+        self.alloc_port_parity(lb, proto, start, None)
+    }
+
+    /// As [`alloc_port`](Self::alloc_port), restricted to even (`Some(false)`) or odd
+    /// (`Some(true)`) ports when `odd` is given (RFC 4787 REQ-4 parity preservation).
+    pub fn alloc_port_parity(
+        &mut self,
+        lb: LocalBlock,
+        proto: usize,
+        start: u32,
+        odd: Option<bool>,
+    ) -> Option<u16> {
         let st = self.state[lb as usize];
         if st.subscriber == NONE {
             return None;
         }
         let bs = u32::from(self.p.block_size);
+        // Offsets whose port has the wanted parity: even offsets when the block starts on a port
+        // of that parity, odd offsets otherwise.
+        let parity_mask = match odd {
+            None => u64::MAX,
+            Some(o) => {
+                if (self.first_port(lb) & 1 == 1) == o {
+                    0x5555_5555_5555_5555
+                } else {
+                    0xaaaa_aaaa_aaaa_aaaa
+                }
+            }
+        };
         let base = (st.slot as usize * PROTOCOLS + proto) * self.words_per_bitmap;
         let bm = &mut self.bitmaps[base..base + self.words_per_bitmap];
         let start = start % bs;
@@ -242,7 +309,7 @@ impl PortBlocks {
             } else {
                 (1u64 << valid_in_word) - 1
             };
-            mask &= u64::MAX << bit;
+            mask &= (u64::MAX << bit) & parity_mask;
             let free = !bm[w] & mask;
             if free != 0 {
                 let b = free.trailing_zeros();
@@ -343,6 +410,23 @@ mod tests {
         let p = first + 100;
         assert_eq!(pb.free_port(lb, 1, p), 512);
         assert_eq!(pb.alloc_port(lb, 1, 0), Some(p));
+    }
+
+    #[test]
+    fn parity_is_preserved_when_asked() {
+        let mut pb = PortBlocks::new(params(1, 0));
+        let lb = pb.alloc_block(0, 1).unwrap();
+        for i in 0..256u32 {
+            let p = pb.alloc_port_parity(lb, 1, i * 7, Some(false)).unwrap();
+            assert_eq!(p % 2, 0);
+        }
+        assert_eq!(
+            pb.alloc_port_parity(lb, 1, 3, Some(false)),
+            None,
+            "all even ports used"
+        );
+        let p = pb.alloc_port_parity(lb, 1, 3, Some(true)).unwrap();
+        assert_eq!(p % 2, 1);
     }
 
     #[test]

@@ -1,29 +1,30 @@
-//! One worker's run-to-completion packet path: classify, validate, translate, resolve, emit.
+//! One worker's run-to-completion packet path: classify, validate, dispatch; ARP; traffic for
+//! the appliance itself; next-hop resolution and emission; timers.
 //!
 //! A [`Worker`] owns all the state of the subscribers and public port blocks assigned to it
-//! (bindings, subscribers, neighbour caches, counters) and is driven by its lcore's poll loop:
-//! [`Worker::process`] for every received frame, [`Worker::poll`] once per loop iteration for
-//! timers. Nothing here locks, allocates from the heap, makes a syscall or logs; every drop is
-//! a [`DropReason`] counted on the spot. Buffers that are dropped are simply dropped (which
-//! frees an mbuf back to its pool).
+//! (bindings, sessions, subscribers, neighbour caches, fragment and SYN-hold tables, counters)
+//! and is driven by its lcore's poll loop: [`Worker::process`] for every received frame,
+//! [`Worker::poll`] for timers. Nothing here locks, allocates from the heap, makes a syscall or
+//! logs; every drop is a [`DropReason`] counted on the spot. Translation proper is in
+//! `translate.rs`, generated ICMP errors in `icmp_gen.rs`.
 
-use crate::bindings::TimeoutClass;
 use crate::buf::{BufAlloc, PacketBuf};
 use crate::checksum;
 use crate::config::{prefix_contains, PortAddr, WorkerConfig};
 use crate::counters::{Counters, DropReason, Event};
+use crate::fragments::{FragDrop, FragmentTable};
 use crate::nat::{NatParams, NatState};
 use crate::neighbors::{Lookup, Neighbors};
 use crate::port_block::BlockParams;
-use crate::wire::ipv4::{self, Ipv4Error, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
-use crate::wire::l4::{tcp_flags, Segment};
+use crate::syn_hold::SynHold;
+use crate::wire::ipv4::{self, Ipv4Error, PROTO_ICMP};
 use crate::wire::{arp, ethernet, icmp, WireError};
 
-const ETH: usize = ethernet::HEADER_LEN;
+pub(crate) const ETH: usize = ethernet::HEADER_LEN;
 /// Minimum Ethernet frame without FCS; frames we build are padded to it.
-const MIN_FRAME: usize = 60;
-/// Bindings reclaimed per poll at most (bounded work per loop iteration).
-pub const EXPIRY_BUDGET: usize = 64;
+pub(crate) const MIN_FRAME: usize = 60;
+/// Entries of each kind reclaimed per poll at most (bounded work per loop iteration).
+pub const EXPIRY_BUDGET: u32 = 64;
 
 /// Which port a frame arrived on or leaves from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +56,7 @@ impl<B> Tx<B> {
         }
     }
 
-    fn push(&mut self, side: Side, b: B, c: &mut Counters) {
+    pub(crate) fn push(&mut self, side: Side, b: B, c: &mut Counters) {
         let (q, ev) = match side {
             Side::Inside => (&mut self.inside, Event::TxInside),
             Side::Outside => (&mut self.outside, Event::TxOutside),
@@ -69,35 +70,26 @@ impl<B> Tx<B> {
     }
 }
 
-/// L4 identity of a packet being translated.
-#[derive(Debug, Clone, Copy)]
-struct Flow {
-    proto: u8,
-    src: u32,
-    dst: u32,
-    /// Source port, or the ICMP echo identifier.
-    sport: u16,
-    /// Destination port, or the ICMP echo identifier.
-    dport: u16,
-    tcp_flags: u8,
-    l4_off: usize,
-    end: usize,
-}
+/// The translation a fragmented datagram's later fragments get: the new address and whether it
+/// replaces the source (outbound) or the destination (inbound).
+pub(crate) type FragValue = (u32, bool);
 
 /// A worker.
 #[derive(Debug)]
 pub struct Worker<B> {
-    cfg: WorkerConfig,
-    nat: NatState,
-    nb_in: Neighbors<B>,
-    nb_out: Neighbors<B>,
-    counters: Counters,
-    icmp_tokens: u32,
-    icmp_last_refill: u64,
-    ip_ident: u16,
+    pub(crate) cfg: WorkerConfig,
+    pub(crate) nat: NatState,
+    pub(crate) nb_in: Neighbors<B>,
+    pub(crate) nb_out: Neighbors<B>,
+    pub(crate) frags: FragmentTable<B, FragValue>,
+    pub(crate) syn_hold: SynHold,
+    pub(crate) counters: Counters,
+    pub(crate) icmp_tokens: u32,
+    pub(crate) icmp_last_refill: u64,
+    pub(crate) ip_ident: u16,
 }
 
-fn wire_drop(e: WireError) -> DropReason {
+pub(crate) fn wire_drop(e: WireError) -> DropReason {
     match e {
         WireError::Truncated => DropReason::L4Truncated,
         WireError::Malformed => DropReason::L4Malformed,
@@ -115,9 +107,46 @@ fn ipv4_drop(e: Ipv4Error) -> DropReason {
     }
 }
 
+pub(crate) fn frag_drop(d: FragDrop) -> DropReason {
+    match d {
+        FragDrop::Timeout => DropReason::FragmentTimeout,
+        FragDrop::Conflict => DropReason::FragmentConflict,
+        FragDrop::TableFull
+        | FragDrop::HoldFull
+        | FragDrop::DatagramHoldFull
+        | FragDrop::AlreadyRecorded => DropReason::FragmentTableFull,
+    }
+}
+
+/// Seconds on the worker clock.
 #[inline]
-fn secs(now_ns: u64) -> u32 {
+pub(crate) fn secs(now_ns: u64) -> u32 {
     u32::try_from(now_ns / 1_000_000_000).unwrap_or(u32::MAX)
+}
+
+/// What the IPv4 header says, read once.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ip {
+    pub src: u32,
+    pub dst: u32,
+    pub proto: u8,
+    pub ttl: u8,
+    pub hl: usize,
+    /// End of the datagram in the frame (Ethernet header included).
+    pub end: usize,
+    pub more_frags: bool,
+    pub frag_offset: u16,
+    pub dont_frag: bool,
+    pub total: u16,
+}
+
+impl Ip {
+    pub fn is_fragment(&self) -> bool {
+        self.more_frags || self.frag_offset != 0
+    }
+    pub fn is_first_fragment(&self) -> bool {
+        self.more_frags && self.frag_offset == 0
+    }
 }
 
 impl<B: PacketBuf> Worker<B> {
@@ -138,14 +167,22 @@ impl<B: PacketBuf> Worker<B> {
                 },
                 max_blocks_per_subscriber: cfg.max_blocks_per_subscriber,
                 max_bindings: cfg.max_bindings,
+                max_sessions: cfg.max_sessions,
                 max_subscribers: cfg.max_subscribers,
-                timeouts: cfg.timeouts,
+                max_sessions_per_subscriber: cfg.max_sessions_per_subscriber,
+                timeouts: cfg.timeouts.clone(),
+                filtering: cfg.filtering,
+                preserve_parity: cfg.preserve_parity,
+                hold_down_secs: cfg.hold_down_secs,
+                deterministic: cfg.deterministic.clone(),
             },
             cfg.seed,
         );
         Self {
             nb_in: Neighbors::new(cfg.neighbors),
             nb_out: Neighbors::new(cfg.neighbors),
+            frags: FragmentTable::new(cfg.fragments),
+            syn_hold: SynHold::new(cfg.max_syn_hold),
             counters: Counters::default(),
             icmp_tokens: cfg.icmp_error_rate,
             icmp_last_refill: 0,
@@ -170,6 +207,11 @@ impl<B: PacketBuf> Worker<B> {
         self.nat.bindings.len()
     }
 
+    /// Active sessions.
+    pub fn sessions(&self) -> u32 {
+        self.nat.sessions.len()
+    }
+
     /// Subscribers with state on this worker.
     pub fn subscribers(&self) -> usize {
         self.nat.subscribers()
@@ -190,7 +232,17 @@ impl<B: PacketBuf> Worker<B> {
         (self.nb_in.held(), self.nb_out.held())
     }
 
-    fn port(&self, side: Side) -> PortAddr {
+    /// Unsolicited inbound SYNs currently held.
+    pub fn syns_held(&self) -> u32 {
+        self.syn_hold.len()
+    }
+
+    /// Fragmented datagrams tracked and fragments held.
+    pub fn fragments(&self) -> (u32, u16) {
+        (self.frags.len(), self.frags.held())
+    }
+
+    pub(crate) fn port(&self, side: Side) -> PortAddr {
         match side {
             Side::Inside => self.cfg.inside,
             Side::Outside => self.cfg.outside,
@@ -308,7 +360,7 @@ impl<B: PacketBuf> Worker<B> {
         }
     }
 
-    fn send_arp_request(
+    pub(crate) fn send_arp_request(
         port: PortAddr,
         side: Side,
         target: u32,
@@ -339,7 +391,7 @@ impl<B: PacketBuf> Worker<B> {
         tx.push(side, b, c);
     }
 
-    // ---- IPv4 ------------------------------------------------------------------------------
+    // ---- IPv4 classification ------------------------------------------------------------------
 
     fn ipv4(
         &mut self,
@@ -349,216 +401,118 @@ impl<B: PacketBuf> Worker<B> {
         tx: &mut Tx<B>,
         alloc: &mut impl BufAlloc<B>,
     ) -> Result<(), DropReason> {
-        let (src, dst, proto, ttl, frag, hl, total) = {
-            let ip = ipv4::Packet::new_checked(&buf.data()[ETH..]).map_err(ipv4_drop)?;
-            (
-                ip.src(),
-                ip.dst(),
-                ip.protocol(),
-                ip.ttl(),
-                ip.is_fragment(),
-                ip.header_len(),
-                usize::from(ip.total_len()),
-            )
+        let ip = {
+            let p = ipv4::Packet::new_checked(&buf.data()[ETH..]).map_err(ipv4_drop)?;
+            Ip {
+                src: p.src(),
+                dst: p.dst(),
+                proto: p.protocol(),
+                ttl: p.ttl(),
+                hl: p.header_len(),
+                end: ETH + usize::from(p.total_len()),
+                more_frags: p.more_frags(),
+                frag_offset: p.frag_offset(),
+                dont_frag: p.dont_frag(),
+                total: p.total_len(),
+            }
         };
-        let end = ETH + total;
-        if buf.data().len() > end {
+        if buf.data().len() > ip.end {
             // Ethernet padding (or trailing garbage) is not part of the datagram.
-            buf.set_len(end);
+            buf.set_len(ip.end);
         }
         let port = self.port(side);
         match side {
             Side::Inside => {
-                if dst == port.addr || dst == self.cfg.outside.addr {
-                    return self.local(side, buf, hl, end, tx);
+                if ip.dst == port.addr || ip.dst == self.cfg.outside.addr {
+                    return self.local(side, buf, &ip, tx);
                 }
-                if !self
-                    .cfg
-                    .subscribers
-                    .iter()
-                    .any(|&(n, l)| prefix_contains(n, l, src))
-                {
+                if !self.is_subscriber(ip.src) {
                     return Err(DropReason::BadSource);
+                }
+                if self.is_no_translate(ip.dst) {
+                    return self.passthrough(Side::Outside, buf, &ip, now, tx, alloc);
                 }
             }
             Side::Outside => {
-                if dst == port.addr {
-                    return self.local(side, buf, hl, end, tx);
+                if ip.dst == port.addr {
+                    return self.local(side, buf, &ip, tx);
                 }
-                if !self.nat.is_pool_address(dst) {
+                if self.is_no_translate(ip.src) && self.is_subscriber(ip.dst) {
+                    return self.passthrough(Side::Inside, buf, &ip, now, tx, alloc);
+                }
+                if !self.nat.is_pool_address(ip.dst) {
                     return Err(DropReason::NotForUs);
                 }
             }
         }
-        if frag {
-            return Err(DropReason::Fragment);
+        if ip.frag_offset != 0 {
+            return self.non_first_fragment(side, buf, &ip, now, tx, alloc);
         }
-        let flow = self.flow(side, &buf, src, dst, proto, ETH + hl, end)?;
-        if side == Side::Inside && self.nat.is_pool_address(dst) {
-            return Err(DropReason::Hairpin);
+        if ip.proto == PROTO_ICMP {
+            let t = buf.data().get(ETH + ip.hl).copied().unwrap_or(0);
+            if crate::icmp_error::is_translated_error(t) || t == 4 || t == 5 {
+                return self.icmp_error(side, buf, &ip, now, tx, alloc);
+            }
         }
-        if ttl <= 1 {
-            self.time_exceeded(side, &buf, hl, end, now, tx, alloc);
+        let flow = self.flow(side, &buf, &ip)?;
+        if ip.ttl <= 1 {
+            self.send_icmp_error(
+                side,
+                &buf,
+                &ip,
+                icmp::TIME_EXCEEDED,
+                0,
+                None,
+                now,
+                tx,
+                alloc,
+            );
             return Err(DropReason::TtlExceeded);
         }
+        let mtu = match side {
+            Side::Inside => self.cfg.outside.mtu,
+            Side::Outside => self.cfg.inside.mtu,
+        };
+        if ip.total > mtu {
+            if ip.dont_frag {
+                self.send_icmp_error(
+                    side,
+                    &buf,
+                    &ip,
+                    icmp::DEST_UNREACHABLE,
+                    4,
+                    Some(mtu),
+                    now,
+                    tx,
+                    alloc,
+                );
+                return Err(DropReason::TooBig);
+            }
+            return Err(DropReason::TooBigNoDf);
+        }
         match side {
-            Side::Inside => self.nat_out(buf, flow, now, tx, alloc),
-            Side::Outside => self.nat_in(buf, flow, now, tx, alloc),
+            Side::Inside => self.nat_out(buf, &ip, flow, now, tx, alloc),
+            Side::Outside => self.nat_in(buf, &ip, flow, now, tx, alloc, false),
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn flow(
-        &self,
-        side: Side,
-        buf: &B,
-        src: u32,
-        dst: u32,
-        proto: u8,
-        l4_off: usize,
-        end: usize,
-    ) -> Result<Flow, DropReason> {
-        let l4 = &buf.data()[l4_off..end];
-        let (sport, dport, tcp_flags) = match proto {
-            PROTO_TCP | PROTO_UDP => {
-                let s = Segment::new_checked(l4, proto).map_err(wire_drop)?;
-                (s.src_port(), s.dst_port(), s.tcp_flags())
-            }
-            PROTO_ICMP => {
-                let m = icmp::Message::new_checked(l4).map_err(wire_drop)?;
-                let wanted = match side {
-                    Side::Inside => icmp::ECHO_REQUEST,
-                    Side::Outside => icmp::ECHO_REPLY,
-                };
-                if m.msg_type() != wanted || m.code() != 0 {
-                    return Err(DropReason::IcmpUnsupportedType);
-                }
-                (m.ident(), m.ident(), 0)
-            }
-            _ => return Err(DropReason::UnsupportedProtocol),
-        };
-        Ok(Flow {
-            proto,
-            src,
-            dst,
-            sport,
-            dport,
-            tcp_flags,
-            l4_off,
-            end,
-        })
+    pub(crate) fn is_subscriber(&self, a: u32) -> bool {
+        self.cfg
+            .subscribers
+            .iter()
+            .any(|&(n, l)| prefix_contains(n, l, a))
     }
 
-    fn tcp_class(&self, idx: u32, flags: u8) -> TimeoutClass {
-        if flags & (tcp_flags::FIN | tcp_flags::RST) != 0 {
-            TimeoutClass::TcpTransitory
-        } else if flags & tcp_flags::SYN != 0 {
-            TimeoutClass::TcpEstablished
-        } else if self.nat.bindings.get(idx).class == TimeoutClass::TcpTransitory as u8 {
-            TimeoutClass::TcpTransitory
-        } else {
-            TimeoutClass::TcpEstablished
-        }
-    }
-
-    fn refresh(&mut self, idx: u32, f: &Flow, now: u64) {
-        let class = match f.proto {
-            PROTO_TCP => self.tcp_class(idx, f.tcp_flags),
-            PROTO_UDP => TimeoutClass::Udp,
-            _ => TimeoutClass::Icmp,
-        };
-        self.nat.bindings.touch(idx, secs(now), class);
-    }
-
-    fn nat_out(
-        &mut self,
-        mut buf: B,
-        f: Flow,
-        now: u64,
-        tx: &mut Tx<B>,
-        alloc: &mut impl BufAlloc<B>,
-    ) -> Result<(), DropReason> {
-        let m = self.nat.map_outbound(f.proto, f.src, f.sport, secs(now))?;
-        if m.created {
-            self.counters.inc(Event::BindingCreated);
-        }
-        if m.new_subscriber {
-            self.counters.inc(Event::SubscriberCreated);
-        }
-        if m.new_block {
-            self.counters.inc(Event::BlockAllocated);
-        }
-        self.refresh(m.idx, &f, now);
-        let b = *self.nat.bindings.get(m.idx);
-        let d = buf.data_mut();
-        {
-            let mut ip = ipv4::Packet::new_unchecked(&mut d[ETH..f.end]);
-            ip.set_src(b.pub_ip);
-            ip.decrement_ttl();
-        }
-        rewrite_l4(
-            &mut d[f.l4_off..f.end],
-            f.proto,
-            f.src,
-            b.pub_ip,
-            true,
-            f.sport,
-            b.pub_port,
-        );
-        self.counters.inc(Event::NatOut);
-        let out = self.cfg.outside;
-        let nh = if out.on_link(f.dst) {
-            f.dst
-        } else {
-            out.next_hop.ok_or(DropReason::NoRoute)?
-        };
-        self.emit(Side::Outside, buf, nh, now, tx, alloc);
-        Ok(())
-    }
-
-    fn nat_in(
-        &mut self,
-        mut buf: B,
-        f: Flow,
-        now: u64,
-        tx: &mut Tx<B>,
-        alloc: &mut impl BufAlloc<B>,
-    ) -> Result<(), DropReason> {
-        let idx = self
-            .nat
-            .map_inbound(f.proto, f.dst, f.dport)
-            .ok_or(DropReason::NoBinding)?;
-        self.refresh(idx, &f, now);
-        let b = *self.nat.bindings.get(idx);
-        let d = buf.data_mut();
-        {
-            let mut ip = ipv4::Packet::new_unchecked(&mut d[ETH..f.end]);
-            ip.set_dst(b.sub_ip);
-            ip.decrement_ttl();
-        }
-        rewrite_l4(
-            &mut d[f.l4_off..f.end],
-            f.proto,
-            f.dst,
-            b.sub_ip,
-            false,
-            f.dport,
-            b.in_port,
-        );
-        self.counters.inc(Event::NatIn);
-        let inside = self.cfg.inside;
-        let nh = if inside.on_link(b.sub_ip) {
-            b.sub_ip
-        } else {
-            inside.next_hop.ok_or(DropReason::NoRoute)?
-        };
-        self.emit(Side::Inside, buf, nh, now, tx, alloc);
-        Ok(())
+    fn is_no_translate(&self, a: u32) -> bool {
+        self.cfg
+            .no_translate
+            .iter()
+            .any(|&(n, l)| prefix_contains(n, l, a))
     }
 
     /// Sends `buf` (an IPv4 datagram after the Ethernet header) to next hop `nh` on `side`,
     /// holding it while ARP resolves.
-    fn emit(
+    pub(crate) fn emit(
         &mut self,
         side: Side,
         mut buf: B,
@@ -596,21 +550,24 @@ impl<B: PacketBuf> Worker<B> {
         }
     }
 
+    /// The next hop for `dst` on `side`: itself when on-link, else the port's next hop.
+    pub(crate) fn next_hop(&self, side: Side, dst: u32) -> Result<u32, DropReason> {
+        let p = self.port(side);
+        if p.on_link(dst) {
+            Ok(dst)
+        } else {
+            p.next_hop.ok_or(DropReason::NoRoute)
+        }
+    }
+
     // ---- Traffic for the appliance itself ----------------------------------------------------
 
-    fn local(
-        &mut self,
-        side: Side,
-        mut buf: B,
-        hl: usize,
-        end: usize,
-        tx: &mut Tx<B>,
-    ) -> Result<(), DropReason> {
-        let d = buf.data();
-        if d[ETH + 9] != PROTO_ICMP {
+    fn local(&mut self, side: Side, mut buf: B, ip: &Ip, tx: &mut Tx<B>) -> Result<(), DropReason> {
+        if ip.proto != PROTO_ICMP || ip.is_fragment() {
             return Err(DropReason::ToSelf);
         }
-        let l4 = &d[ETH + hl..end];
+        let hl = ip.hl;
+        let l4 = &buf.data()[ETH + hl..ip.end];
         let m = icmp::Message::new_checked(l4).map_err(wire_drop)?;
         if m.msg_type() != icmp::ECHO_REQUEST || m.code() != 0 {
             return Err(DropReason::ToSelf);
@@ -625,17 +582,17 @@ impl<B: PacketBuf> Worker<B> {
             .map_err(|_| DropReason::EthTruncated)?;
         ethernet::write_header(d, peer_mac, port.mac, ethernet::ETHERTYPE_IPV4);
         {
-            let ip = &mut d[ETH..ETH + hl];
+            let h = &mut d[ETH..ETH + hl];
             let mut src = [0u8; 4];
-            src.copy_from_slice(&ip[12..16]);
-            ip.copy_within(16..20, 12);
-            ip[16..20].copy_from_slice(&src);
-            ip[8] = 64;
-            ip[10..12].fill(0);
-            let c = checksum::checksum(ip);
-            ip[10..12].copy_from_slice(&c.to_be_bytes());
+            src.copy_from_slice(&h[12..16]);
+            h.copy_within(16..20, 12);
+            h[16..20].copy_from_slice(&src);
+            h[8] = 64;
+            h[10..12].fill(0);
+            let c = checksum::checksum(h);
+            h[10..12].copy_from_slice(&c.to_be_bytes());
         }
-        icmp::Message::new_checked(&mut d[ETH + hl..end])
+        icmp::Message::new_checked(&mut d[ETH + hl..ip.end])
             .map_err(wire_drop)?
             .set_type(icmp::ECHO_REPLY);
         self.counters.inc(Event::IcmpEchoReplySent);
@@ -643,160 +600,52 @@ impl<B: PacketBuf> Worker<B> {
         Ok(())
     }
 
-    // ---- Generated ICMP errors ---------------------------------------------------------------
-
-    fn icmp_allowed(&mut self, now: u64) -> bool {
-        let rate = self.cfg.icmp_error_rate;
-        if rate == 0 {
-            return false;
-        }
-        let interval = 1_000_000_000 / u64::from(rate);
-        let elapsed = now.saturating_sub(self.icmp_last_refill);
-        if let Some(add) = elapsed.checked_div(interval) {
-            if add > 0 {
-                self.icmp_tokens = u32::try_from(u64::from(self.icmp_tokens) + add)
-                    .unwrap_or(u32::MAX)
-                    .min(rate);
-                self.icmp_last_refill += add * interval;
-            }
-        }
-        if self.icmp_tokens == 0 {
-            return false;
-        }
-        self.icmp_tokens -= 1;
-        true
-    }
-
-    /// RFC 792 time exceeded (type 11 code 0) back to the sender of `orig`, from the address of
-    /// the port it arrived on, quoting its IP header and first 8 payload bytes.
-    #[allow(clippy::too_many_arguments)]
-    fn time_exceeded(
-        &mut self,
-        side: Side,
-        orig: &B,
-        hl: usize,
-        end: usize,
-        now: u64,
-        tx: &mut Tx<B>,
-        alloc: &mut impl BufAlloc<B>,
-    ) {
-        if !self.icmp_allowed(now) {
-            self.counters.inc(Event::IcmpRateLimited);
-            return;
-        }
-        let quote_end = end.min(ETH + hl + 8);
-        let quote = &orig.data()[ETH..quote_end];
-        let Some(mut b) = alloc.alloc() else {
-            self.counters.drop(DropReason::NoBuffer);
-            return;
-        };
-        let ip_len = ipv4::MIN_HEADER_LEN + icmp::HEADER_LEN + quote.len();
-        if !b.set_len((ETH + ip_len).max(MIN_FRAME)) || !b.set_len(ETH + ip_len) {
-            self.counters.drop(DropReason::NoBuffer);
-            return;
-        }
-        let port = self.port(side);
-        let orig_src = u32::from_be_bytes([quote[12], quote[13], quote[14], quote[15]]);
-        self.ip_ident = self.ip_ident.wrapping_add(1);
-        let d = b.data_mut();
-        let total = u16::try_from(ip_len).unwrap_or(u16::MAX);
-        ipv4::write_header(
-            &mut d[ETH..],
-            total,
-            self.ip_ident,
-            64,
-            PROTO_ICMP,
-            port.addr,
-            orig_src,
-        );
-        let icmp_at = ETH + ipv4::MIN_HEADER_LEN;
-        d[icmp_at..icmp_at + 8].copy_from_slice(&[icmp::TIME_EXCEEDED, 0, 0, 0, 0, 0, 0, 0]);
-        d[icmp_at + 8..].copy_from_slice(quote);
-        let c = checksum::checksum(&d[icmp_at..]);
-        d[icmp_at + 2..icmp_at + 4].copy_from_slice(&c.to_be_bytes());
-        self.counters.inc(Event::IcmpTimeExceededSent);
-        let nh = if port.on_link(orig_src) {
-            orig_src
-        } else if let Some(n) = port.next_hop {
-            n
-        } else {
-            self.counters.drop(DropReason::NoRoute);
-            return;
-        };
-        self.emit(side, b, nh, now, tx, alloc);
-    }
-
     // ---- Timers ------------------------------------------------------------------------------
 
-    /// Timer work for one poll-loop iteration: ARP retries and give-ups, binding expiry.
-    /// Bounded: at most [`EXPIRY_BUDGET`] bindings and the outstanding ARP entries.
+    /// Timer work for one poll-loop iteration: ARP retries and give-ups, expiry of sessions,
+    /// bindings, port hold-downs, held SYNs and fragments. Bounded: at most
+    /// [`EXPIRY_BUDGET`] entries of each kind and the outstanding ARP requests.
     pub fn poll(&mut self, now: u64, tx: &mut Tx<B>, alloc: &mut impl BufAlloc<B>) {
         let (pin, pout) = (self.cfg.inside, self.cfg.outside);
-        let Self {
-            nb_in,
-            nb_out,
-            counters,
-            ..
-        } = self;
-        for (side, nb, port) in [(Side::Inside, nb_in, pin), (Side::Outside, nb_out, pout)] {
-            let mut reqs = [0u32; 16];
-            let mut n = 0;
-            nb.poll(
-                now,
-                |ip| {
-                    if n < reqs.len() {
-                        reqs[n] = ip;
-                        n += 1;
-                    }
-                },
-                |_held| counters.drop(DropReason::ArpUnresolved),
-            );
-            for &ip in &reqs[..n] {
-                Self::send_arp_request(port, side, ip, alloc, tx, counters);
+        {
+            let Self {
+                nb_in,
+                nb_out,
+                counters,
+                ..
+            } = self;
+            for (side, nb, port) in [(Side::Inside, nb_in, pin), (Side::Outside, nb_out, pout)] {
+                let mut reqs = [0u32; 16];
+                let mut n = 0;
+                nb.poll(
+                    now,
+                    |ip| {
+                        if n < reqs.len() {
+                            reqs[n] = ip;
+                            n += 1;
+                        }
+                    },
+                    |_held| counters.drop(DropReason::ArpUnresolved),
+                );
+                for &ip in &reqs[..n] {
+                    Self::send_arp_request(port, side, ip, alloc, tx, counters);
+                }
             }
         }
-        self.nat.expire(secs(now), EXPIRY_BUDGET);
-    }
-}
-
-/// Rewrites one address (in the pseudo-header) and one port/identifier of a TCP, UDP or ICMP
-/// echo header, updating its checksum incrementally (RFC 1624). `source`: the source port is
-/// rewritten (outbound), else the destination port (inbound).
-fn rewrite_l4(
-    l4: &mut [u8],
-    proto: u8,
-    old_ip: u32,
-    new_ip: u32,
-    source: bool,
-    old_port: u16,
-    new_port: u16,
-) {
-    match proto {
-        PROTO_TCP | PROTO_UDP => {
-            let Ok(mut s) = Segment::new_checked(l4, proto) else {
-                return;
-            };
-            let c = s.checksum();
-            let c = if s.is_udp() {
-                checksum::udp_update16(
-                    checksum::udp_update32(c, old_ip, new_ip),
-                    old_port,
-                    new_port,
-                )
-            } else {
-                checksum::update16(checksum::update32(c, old_ip, new_ip), old_port, new_port)
-            };
-            if source {
-                s.set_src_port(new_port);
-            } else {
-                s.set_dst_port(new_port);
-            }
-            s.set_checksum(c);
+        let e = self.nat.expire(secs(now), EXPIRY_BUDGET);
+        self.counters
+            .add(Event::BindingExpired, u64::from(e.bindings));
+        self.counters
+            .add(Event::SessionExpired, u64::from(e.sessions));
+        self.counters.add(Event::BlockReleased, u64::from(e.blocks));
+        {
+            let Self {
+                frags, counters, ..
+            } = self;
+            frags.expire(now, EXPIRY_BUDGET as usize, |_b| {
+                counters.drop(DropReason::FragmentTimeout)
+            });
         }
-        _ => {
-            if let Ok(mut m) = icmp::Message::new_checked(l4) {
-                m.set_ident(new_port);
-            }
-        }
+        self.expire_syn_hold(now, tx, alloc);
     }
 }

@@ -237,12 +237,15 @@ fn port_exhaustion_drops_without_touching_existing() {
             .only_outside();
         first.get_or_insert(src_of(&o));
     }
-    let o = h.send(
-        Side::Inside,
-        &udp(SUB_MAC, IN_MAC, SUB1, 2000, SERVER, 53, 64, b"x"),
-    );
-    assert!(o.is_empty());
+    let refused = udp(SUB_MAC, IN_MAC, SUB1, 2000, SERVER, 53, 64, b"x");
+    let r = h.send(Side::Inside, &refused).only_inside();
     assert_eq!(h.drops(DropReason::PortExhausted), 1);
+    // RFC 5508 REQ-8: ICMP 3/13 to the subscriber, from the inside address, quoting the packet.
+    assert_checksums_ok(&r);
+    assert_eq!(&r[26..30], &IN_ADDR);
+    assert_eq!(&r[30..34], &SUB1);
+    assert_eq!((r[34], r[35]), (3, 13));
+    assert_eq!(&r[42..], &refused[14..]);
     let (pip, pport) = first.unwrap();
     let back = h
         .send(
@@ -361,8 +364,8 @@ fn ttl_1_answered_with_time_exceeded() {
     let icmp = ip.payload().payload;
     assert_eq!(icmp[0], 11);
     assert_eq!(icmp[1], 0);
-    // Quotes the original IP header and 8 bytes of its payload, untranslated.
-    assert_eq!(&icmp[8..], &orig[14..14 + 28]);
+    // Quotes the whole original datagram (RFC 1812 4.3.2.3: up to 576 bytes), untranslated.
+    assert_eq!(&icmp[8..], &orig[14..]);
     assert_eq!(h.drops(DropReason::TtlExceeded), 1);
     assert_eq!(h.w.bindings(), 0, "no binding for an expired packet");
 }
@@ -413,8 +416,18 @@ fn udp_binding_expires_after_timeout_with_injected_clock() {
     assert_eq!(h.w.bindings(), 0, "expired after 300 s idle");
     assert_eq!(
         h.w.blocks_allocated(),
+        1,
+        "port and block held down (RFC 6888 REQ-8)"
+    );
+    h.now += 119 * SEC;
+    h.poll();
+    assert_eq!(h.w.blocks_allocated(), 1);
+    h.now += 2 * SEC;
+    h.poll();
+    assert_eq!(
+        h.w.blocks_allocated(),
         0,
-        "block returned with the last binding"
+        "block returned after the 120 s hold-down"
     );
     assert_eq!(h.w.subscribers(), 0);
     assert!(h

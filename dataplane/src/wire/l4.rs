@@ -43,6 +43,16 @@ impl<T: AsRef<[u8]>> Segment<T> {
     /// Validates that `buf` holds a full UDP header (with a sane length field) or TCP header
     /// (data offset >= 5 and within the payload).
     pub fn new_checked(buf: T, protocol: u8) -> Result<Self, WireError> {
+        Self::check(buf, protocol, false)
+    }
+
+    /// As [`new_checked`](Self::new_checked) for the first fragment of a fragmented datagram:
+    /// the UDP length field describes the whole datagram, so it is not compared with `buf`.
+    pub fn new_checked_first_fragment(buf: T, protocol: u8) -> Result<Self, WireError> {
+        Self::check(buf, protocol, true)
+    }
+
+    fn check(buf: T, protocol: u8, fragment: bool) -> Result<Self, WireError> {
         let b = buf.as_ref();
         match protocol {
             PROTO_UDP => {
@@ -53,7 +63,7 @@ impl<T: AsRef<[u8]>> Segment<T> {
                     b[field::UDP_LEN],
                     b[field::UDP_LEN + 1],
                 ]));
-                if len < UDP_HEADER_LEN || len > b.len() {
+                if len < UDP_HEADER_LEN || (len > b.len() && !fragment) {
                     return Err(WireError::Malformed);
                 }
             }

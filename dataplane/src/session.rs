@@ -1,0 +1,158 @@
+//! Sessions: per-remote-endpoint state under a binding (ARCHITECTURE.md "Session model").
+//!
+//! A session exists where the translator needs to know the remote end: every TCP connection
+//! (state tracking, RFC 5382 REQ-2/REQ-5), and UDP/ICMP flows when filtering is not
+//! endpoint-independent (RFC 4787 REQ-8). Under endpoint-independent filtering, UDP and ICMP
+//! need no sessions — the binding alone carries the timer — which keeps the common case at one
+//! record per flow. Address-dependent filtering keys sessions by remote address only (remote
+//! port 0); TCP additionally keeps an address "permit" (port 0) next to its full-tuple session
+//! so a new inbound connection from a contacted host can be recognised.
+//!
+//! Storage mirrors the binding table: a preallocated slab, a tombstone-free [`Index`], per-class
+//! [`Lru`] lists.
+
+use crate::index::{hash64, Index};
+use crate::lru::Lru;
+
+/// TCP flags seen on a session.
+pub mod tcp {
+    /// SYN seen outbound.
+    pub const SYN_OUT: u8 = 0x01;
+    /// SYN seen inbound.
+    pub const SYN_IN: u8 = 0x02;
+    /// FIN seen outbound.
+    pub const FIN_OUT: u8 = 0x04;
+    /// FIN seen inbound.
+    pub const FIN_IN: u8 = 0x08;
+    /// RST seen.
+    pub const RST: u8 = 0x10;
+    /// This entry is an address permit (address-dependent filtering), not a connection.
+    pub const PERMIT: u8 = 0x80;
+
+    /// Whether a connection with these flags is established (both SYNs, no FIN or RST).
+    pub fn established(f: u8) -> bool {
+        f & (SYN_OUT | SYN_IN) == (SYN_OUT | SYN_IN) && f & (FIN_OUT | FIN_IN | RST) == 0
+    }
+}
+
+/// One session (12 bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Session {
+    /// The binding it belongs to.
+    pub binding: u32,
+    /// Remote address.
+    pub remote_ip: u32,
+    /// Remote port (0 for ICMP, address-dependent entries and permits).
+    pub remote_port: u16,
+    /// TCP flags seen ([`tcp`]).
+    pub tcp: u8,
+}
+
+#[inline]
+fn skey(binding: u32, remote_ip: u32, remote_port: u16) -> u64 {
+    hash64(
+        (u64::from(remote_ip) << 16 | u64::from(remote_port))
+            ^ u64::from(binding).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+    )
+}
+
+/// The table.
+#[derive(Debug)]
+pub struct SessionTable {
+    slab: Vec<Session>,
+    free: Vec<u32>,
+    index: Index,
+    lru: Lru,
+}
+
+impl SessionTable {
+    /// A table for at most `cap` sessions.
+    pub fn with_capacity(cap: u32) -> Self {
+        Self {
+            slab: vec![Session::default(); cap as usize],
+            free: (0..cap).rev().collect(),
+            index: Index::with_capacity(cap),
+            lru: Lru::new(cap),
+        }
+    }
+
+    /// Sessions.
+    pub fn len(&self) -> u32 {
+        self.index.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether the table is full.
+    pub fn is_full(&self) -> bool {
+        self.free.is_empty()
+    }
+
+    /// Bytes held.
+    pub fn memory(&self) -> usize {
+        self.slab.capacity() * std::mem::size_of::<Session>()
+            + self.free.capacity() * 4
+            + self.index.memory()
+            + self.lru.memory()
+    }
+
+    /// Finds a session.
+    #[inline]
+    pub fn find(&self, binding: u32, remote_ip: u32, remote_port: u16) -> Option<u32> {
+        self.index.find(skey(binding, remote_ip, remote_port), |i| {
+            let s = &self.slab[i as usize];
+            s.binding == binding && s.remote_ip == remote_ip && s.remote_port == remote_port
+        })
+    }
+
+    /// The session at `idx`.
+    #[inline]
+    pub fn get(&self, idx: u32) -> &Session {
+        &self.slab[idx as usize]
+    }
+
+    /// The session at `idx`, mutable (key fields must not change).
+    #[inline]
+    pub fn get_mut(&mut self, idx: u32) -> &mut Session {
+        &mut self.slab[idx as usize]
+    }
+
+    /// Inserts a session (not already present) in `class`.
+    pub fn insert(&mut self, s: Session, class: u8, now_s: u32) -> Option<u32> {
+        let idx = self.free.pop()?;
+        self.slab[idx as usize] = s;
+        self.index
+            .insert(skey(s.binding, s.remote_ip, s.remote_port), idx);
+        self.lru.push(idx, class, now_s);
+        Some(idx)
+    }
+
+    /// Removes a session.
+    pub fn remove(&mut self, idx: u32) -> Session {
+        let s = self.slab[idx as usize];
+        self.lru.unlink(idx);
+        self.index
+            .remove(skey(s.binding, s.remote_ip, s.remote_port), idx);
+        self.free.push(idx);
+        s
+    }
+
+    /// Refreshes a session in `class`.
+    #[inline]
+    pub fn touch(&mut self, idx: u32, class: u8, now_s: u32) {
+        self.lru.touch(idx, class, now_s);
+    }
+
+    /// The oldest session of a class and its last refresh.
+    pub fn oldest(&self, class: u8) -> Option<(u32, u32)> {
+        self.lru.oldest(class)
+    }
+
+    /// Class of a session.
+    pub fn class(&self, idx: u32) -> u8 {
+        self.lru.class(idx)
+    }
+}
