@@ -2,9 +2,11 @@
 //! needs (`dataplane::WorkerConfig`): host-order integers, expanded pool, derived limits.
 
 use control::Config;
+use dataplane::deterministic::DeterministicMap;
 use dataplane::fragments::FragParams;
 use dataplane::nat::{Filtering, Timeouts, MAX_BLOCKS_PER_SUBSCRIBER};
 use dataplane::neighbors::NeighborParams;
+use dataplane::timeouts::PortTimeout;
 use dataplane::{PortAddr, WorkerConfig};
 
 /// A configuration the dataplane cannot run although `control` accepted it.
@@ -54,6 +56,26 @@ pub fn worker_config(
         )
     })?;
     let pool: Vec<u32> = cfg.pool.addresses().into_iter().map(u32::from).collect();
+    let subscribers: Vec<(u32, u8)> = cfg
+        .inside
+        .subscribers
+        .iter()
+        .map(|p| (u32::from(p.network().addr), p.len))
+        .collect();
+    let t = &cfg.timeouts;
+    let deterministic = match cfg.pool.mode {
+        control::PoolMode::Dynamic => None,
+        control::PoolMode::Deterministic => Some(
+            DeterministicMap::new(
+                &subscribers,
+                &pool,
+                cfg.pool.port_min,
+                cfg.pool.port_max,
+                (cfg.pool.ports_per_subscriber != 0).then_some(cfg.pool.ports_per_subscriber),
+            )
+            .map_err(|e| limit("pool.mode", format!("deterministic mapping: {e}")))?,
+        ),
+    };
     let arp = &cfg.arp;
     let per_host = u16::try_from(arp.max_pending_per_host).unwrap_or(u16::MAX);
     let total = u16::try_from(arp.max_pending_total).unwrap_or(u16::MAX);
@@ -88,15 +110,44 @@ pub fn worker_config(
         max_bindings: cfg.dataplane.max_bindings_per_worker,
         max_subscribers: cfg.dataplane.max_subscribers_per_worker,
         max_sessions: cfg.dataplane.max_bindings_per_worker,
-        max_sessions_per_subscriber: 10_000,
-        timeouts: Timeouts::default(),
-        filtering: Filtering::EndpointIndependent,
-        preserve_parity: false,
-        hold_down_secs: 120,
-        deterministic: None,
-        no_translate: Vec::new(),
-        tcp_mss_clamp: 0,
-        fragments: FragParams::default(),
+        max_sessions_per_subscriber: cfg.limits.max_sessions_per_subscriber,
+        timeouts: Timeouts {
+            udp: t.udp,
+            tcp_established: t.tcp_established,
+            tcp_transitory: t.tcp_transitory,
+            tcp_syn_hold: t.tcp_syn_hold,
+            icmp: t.icmp,
+            per_port: t
+                .port
+                .iter()
+                .map(|p| PortTimeout {
+                    proto: p.protocol.ip_proto(),
+                    port: p.port,
+                    secs: p.timeout,
+                })
+                .collect(),
+        },
+        filtering: match cfg.pool.filtering {
+            control::Filtering::EndpointIndependent => Filtering::EndpointIndependent,
+            control::Filtering::AddressDependent => Filtering::AddressDependent,
+            control::Filtering::AddressAndPortDependent => Filtering::AddressAndPortDependent,
+        },
+        preserve_parity: cfg.pool.preserve_parity,
+        hold_down_secs: cfg.pool.hold_down_secs,
+        deterministic,
+        no_translate: cfg
+            .nat
+            .no_translate
+            .iter()
+            .map(|p| (u32::from(p.network().addr), p.len))
+            .collect(),
+        tcp_mss_clamp: cfg.nat.tcp_mss_clamp,
+        fragments: FragParams {
+            timeout_ns: u64::from(t.fragment) * 1_000_000_000,
+            max_datagrams: cfg.fragments.max_datagrams,
+            max_held_per_datagram: cfg.fragments.max_held_per_datagram,
+            max_held_total: cfg.fragments.max_held,
+        },
         max_syn_hold: 4096,
         neighbors: NeighborParams {
             entry_timeout_ns: u64::from(arp.entry_timeout_secs) * 1_000_000_000,
@@ -105,7 +156,7 @@ pub fn worker_config(
             max_pending_total: total,
             max_entries: 65536,
         },
-        icmp_error_rate: 100,
+        icmp_error_rate: cfg.limits.icmp_errors_per_second,
         seed,
     })
 }

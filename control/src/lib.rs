@@ -8,6 +8,7 @@
 pub mod config;
 
 pub use config::{
-    AddrParseError, ArpConfig, Config, ConfigError, DataplaneConfig, EalConfig, InsideConfig,
-    Ipv4Prefix, OutsideConfig, PoolConfig, PoolEntry,
+    AddrParseError, ArpConfig, Config, ConfigError, DataplaneConfig, EalConfig, Filtering,
+    FragmentsConfig, InsideConfig, Ipv4Prefix, L4Proto, LimitsConfig, NatConfig, OutsideConfig,
+    PoolConfig, PoolEntry, PoolMode, PortTimeout, TimeoutsConfig,
 };

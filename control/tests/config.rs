@@ -6,7 +6,10 @@ use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 use std::path::Path;
 
-use control::config::{ArpConfig, DataplaneConfig, EalConfig, InsideConfig, OutsideConfig};
+use control::config::{
+    ArpConfig, DataplaneConfig, EalConfig, Filtering, FragmentsConfig, InsideConfig, L4Proto,
+    LimitsConfig, NatConfig, OutsideConfig, PoolMode, PortTimeout, TimeoutsConfig,
+};
 use control::{Config, ConfigError, Ipv4Prefix, PoolConfig, PoolEntry};
 use proptest::prelude::*;
 
@@ -67,6 +70,11 @@ fn full_example_parses_to_expected_struct() {
             max_blocks_per_subscriber: 4,
             port_min: 1024,
             port_max: 65535,
+            filtering: Filtering::EndpointIndependent,
+            mode: PoolMode::Dynamic,
+            ports_per_subscriber: 0,
+            preserve_parity: false,
+            hold_down_secs: 120,
         },
         dataplane: DataplaneConfig {
             workers: 1,
@@ -82,6 +90,32 @@ fn full_example_parses_to_expected_struct() {
             request_interval_ms: 1000,
             max_pending_per_host: 4,
             max_pending_total: 256,
+        },
+        timeouts: TimeoutsConfig {
+            udp: 300,
+            tcp_established: 7440,
+            tcp_transitory: 240,
+            tcp_syn_hold: 6,
+            icmp: 60,
+            fragment: 2,
+            port: vec![PortTimeout {
+                protocol: L4Proto::Udp,
+                port: 53,
+                timeout: 10,
+            }],
+        },
+        limits: LimitsConfig {
+            max_sessions_per_subscriber: 10000,
+            icmp_errors_per_second: 100,
+        },
+        fragments: FragmentsConfig {
+            max_datagrams: 4096,
+            max_held: 256,
+            max_held_per_datagram: 16,
+        },
+        nat: NatConfig {
+            no_translate: vec![pfx("192.0.2.0/24")],
+            tcp_mss_clamp: 0,
         },
     };
     assert_eq!(cfg, expected);
@@ -113,13 +147,56 @@ fn minimal_file_gets_all_defaults() {
     assert_eq!(cfg.pool.max_blocks_per_subscriber, 4);
     assert_eq!(cfg.pool.port_min, 1024);
     assert_eq!(cfg.pool.port_max, 65535);
+    assert_eq!(cfg.pool.filtering, Filtering::EndpointIndependent);
+    assert_eq!(cfg.pool.mode, PoolMode::Dynamic);
+    assert_eq!(cfg.pool.ports_per_subscriber, 0);
+    assert!(!cfg.pool.preserve_parity);
+    assert_eq!(cfg.pool.hold_down_secs, 120);
+    assert_eq!(cfg.pool.hold_down(), std::time::Duration::from_secs(120));
     assert_eq!(cfg.dataplane, DataplaneConfig::default());
     assert_eq!(cfg.arp, ArpConfig::default());
-    // The full example spells out exactly the defaults (plus the optional next hops).
+    assert_eq!(
+        cfg.timeouts,
+        TimeoutsConfig {
+            udp: 300,
+            tcp_established: 7440,
+            tcp_transitory: 240,
+            tcp_syn_hold: 6,
+            icmp: 60,
+            fragment: 2,
+            port: vec![],
+        }
+    );
+    assert_eq!(cfg.timeouts, TimeoutsConfig::default());
+    assert_eq!(
+        cfg.limits,
+        LimitsConfig {
+            max_sessions_per_subscriber: 10000,
+            icmp_errors_per_second: 100,
+        }
+    );
+    assert_eq!(cfg.limits, LimitsConfig::default());
+    assert_eq!(
+        cfg.fragments,
+        FragmentsConfig {
+            max_datagrams: 4096,
+            max_held: 256,
+            max_held_per_datagram: 16,
+        }
+    );
+    assert_eq!(cfg.fragments, FragmentsConfig::default());
+    assert_eq!(cfg.nat.no_translate, vec![]);
+    assert_eq!(cfg.nat.tcp_mss_clamp, 0);
+    assert_eq!(cfg.nat, NatConfig::default());
+    assert_eq!(cfg.deterministic_ports_per_subscriber(), None);
+    // The full example spells out exactly the defaults (plus the optional next hops, one port
+    // timeout override and one no-translate prefix).
     let mut full = Config::from_toml_str(FULL).unwrap();
     full.eal = cfg.eal.clone();
     full.inside.next_hop = None;
     full.outside.next_hop = None;
+    full.timeouts.port.clear();
+    full.nat.no_translate.clear();
     assert_eq!(full, cfg);
 }
 
@@ -309,11 +386,90 @@ const BAD: &[Case] = &[
     (&[Set("arp", "max_pending_per_host", "300")], Some("arp.max_pending_per_host"), "must not exceed arp.max_pending_total = 256 (got 300)"),
     // not TOML at all
     (&[Set("pool", "block_size", "")], None, "syntax error at line 14, column 14: "),
+    // [pool]: filtering, mode, parity, hold-down
+    (&[Set("pool", "filtering", r#""endpoint-independant""#)], Some("pool.filtering"), "pool.filtering: unknown variant `endpoint-independant`, expected one of `endpoint-independent`, `address-dependent`, `address-and-port-dependent` (line 14)"),
+    (&[Set("pool", "filtering", r#""EIF""#)], Some("pool.filtering"), "unknown variant `EIF`"),
+    (&[Set("pool", "mode", r#""determinstic""#)], Some("pool.mode"), "pool.mode: unknown variant `determinstic`, expected `dynamic` or `deterministic`"),
+    (&[Set("pool", "preserve_parity", "1")], Some("pool.preserve_parity"), "invalid type: integer `1`, expected a boolean"),
+    (&[Set("pool", "hold_down_secs", "4000")], Some("pool.hold_down_secs"), "pool.hold_down_secs: must be between 0 and 3600 (got 4000)"),
+    (&[Set("pool", "ports_per_subscriber", "1000")], Some("pool.ports_per_subscriber"), r#"pool.ports_per_subscriber: applies only to pool.mode = "deterministic"; remove it or set it to 0 (got 1000)"#),
+    (&[Set("pool", "ports_per_subscriber", "70000")], Some("pool.ports_per_subscriber"), "expected an integer between 0 and 65535"),
+    // deterministic mode: the default subscribers (100.64.0.0/10, 4 Mi addresses) on a /24
+    (&[Set("pool", "mode", DET)], Some("pool.mode"), "pool.mode: deterministic mode gives each subscriber address only 3 ports: 64512 ports (pool.port_min..=pool.port_max) / sharing ratio 16384 (= ceil(4194304 subscriber addresses in inside.subscribers / 256 pool addresses)); at least 64 are needed"),
+    (&[Set("pool", "mode", DET), Set("pool", "prefixes", r#"["203.0.113.7"]"#)], Some("pool.mode"), "only 0 ports"),
+    (&[Set("pool", "mode", DET), Set("inside", "subscribers", SUB16), Set("pool", "ports_per_subscriber", "300")], Some("pool.ports_per_subscriber"), "pool.ports_per_subscriber: 300 ports for each subscriber address do not fit: at most 252 = 64512 ports (pool.port_min..=pool.port_max) / sharing ratio 256 (= ceil(65536 subscriber addresses in inside.subscribers / 256 pool addresses))"),
+    (&[Set("pool", "mode", DET), Set("inside", "subscribers", SUB16), Set("pool", "port_max", "17406")], Some("pool.mode"), "only 63 ports: 16383 ports"),
+    (&[Set("pool", "mode", DET), Set("inside", "subscribers", r#"["100.64.0.0/16", "100.64.1.0/24"]"#)], Some("inside.subscribers"), "inside.subscribers: 100.64.1.0/24 overlaps 100.64.0.0/16; in deterministic mode (pool.mode) each subscriber address must be listed once"),
+    (&[Set("pool", "mode", DET), Set("inside", "subscribers", SUB16), Set("pool", "ports_per_subscriber", "1"), Set("pool", "preserve_parity", "true")], Some("pool.preserve_parity"), "needs at least 2 ports per subscriber address, one of each parity (got 1)"),
+    // [timeouts]: RFC minimums and ranges
+    (&[Set("timeouts", "udp", "119")], Some("timeouts.udp"), "timeouts.udp: must be at least 120 s (RFC 4787 REQ-5) (got 119)"),
+    (&[Set("timeouts", "udp", "30")], Some("timeouts.udp"), "timeouts.udp: must be at least 120 s (RFC 4787 REQ-5) (got 30)"),
+    (&[Set("timeouts", "udp", "604801")], Some("timeouts.udp"), "timeouts.udp: must be at most 604800 s (got 604801)"),
+    (&[Set("timeouts", "tcp_established", "7000")], Some("timeouts.tcp_established"), "timeouts.tcp_established: must be at least 7440 s (RFC 5382 REQ-5) (got 7000)"),
+    (&[Set("timeouts", "tcp_transitory", "239")], Some("timeouts.tcp_transitory"), "timeouts.tcp_transitory: must be at least 240 s (RFC 5382 REQ-5) (got 239)"),
+    (&[Set("timeouts", "tcp_syn_hold", "5")], Some("timeouts.tcp_syn_hold"), "timeouts.tcp_syn_hold: must be at least 6 s (RFC 5382 REQ-4) (got 5)"),
+    (&[Set("timeouts", "tcp_syn_hold", "61")], Some("timeouts.tcp_syn_hold"), "timeouts.tcp_syn_hold: must be at most 60 s (got 61)"),
+    (&[Set("timeouts", "icmp", "59")], Some("timeouts.icmp"), "timeouts.icmp: must be at least 60 s (RFC 5508 REQ-2) (got 59)"),
+    (&[Set("timeouts", "fragment", "1")], Some("timeouts.fragment"), "timeouts.fragment: must be at least 2 s (RFC 8512) (got 1)"),
+    (&[Set("timeouts", "fragment", "61")], Some("timeouts.fragment"), "must be at most 60 s (got 61)"),
+    (&[Set("timeouts", "udp", "-1")], Some("timeouts.udp"), "invalid value: integer `-1`"),
+    (&[Set("timeouts", "tcp", "7440")], Some("timeouts.tcp"), r#"unknown key "tcp" in [timeouts] (line 16); valid keys: udp, tcp_established, tcp_transitory, tcp_syn_hold, icmp, fragment, port"#),
+    // [[timeouts.port]]
+    (&[Set("timeouts", "port", r#"[{ protocol = "udp", port = 5060, timeout = 10 }]"#)], Some("timeouts.port[0].timeout"), "timeouts.port[0].timeout: must be at least 120 s for UDP port 5060 (RFC 4787 REQ-5; shorter UDP timeouts are allowed only for destination ports below 1024, REQ-5a) (got 10)"),
+    (&[Set("timeouts", "port", r#"[{ protocol = "udp", port = 53, timeout = 0 }]"#)], Some("timeouts.port[0].timeout"), "must be at least 1 s for UDP port 53"),
+    (&[Set("timeouts", "port", r#"[{ protocol = "tcp", port = 80, timeout = 60 }]"#)], Some("timeouts.port[0].timeout"), "timeouts.port[0].timeout: must be at least 240 s for TCP port 80 (RFC 5382 REQ-5) (got 60)"),
+    (&[Set("timeouts", "port", r#"[{ protocol = "tcp", port = 80, timeout = 604801 }]"#)], Some("timeouts.port[0].timeout"), "timeouts.port[0].timeout: must be at most 604800 s (got 604801)"),
+    (&[Set("timeouts", "port", r#"[{ protocol = "udp", port = 53, timeout = 10 }, { protocol = "tcp", port = 53, timeout = 300 }, { protocol = "udp", port = 53, timeout = 20 }]"#)], Some("timeouts.port[2].port"), "timeouts.port[2].port: UDP port 53 already has an override (timeouts.port[0])"),
+    (&[Set("timeouts", "port", r#"[{ protocol = "udp", port = 0, timeout = 300 }]"#)], Some("timeouts.port[0].port"), "timeouts.port[0].port: must be between 1 and 65535 (got 0)"),
+    (&[Set("timeouts", "port", r#"[{ protocol = "udp", port = 53, timeout = 10 }, { protocol = "sctp", port = 53, timeout = 10 }]"#)], Some("timeouts.port[1].protocol"), "timeouts.port[1].protocol: unknown variant `sctp`, expected `udp` or `tcp` (line 16)"),
+    (&[Set("timeouts", "port", r#"[{ protocol = "UDP", port = 53, timeout = 10 }]"#)], Some("timeouts.port[0].protocol"), "unknown variant `UDP`"),
+    (&[Set("timeouts", "port", r#"[{ protocol = "udp", port = 53 }]"#)], Some("timeouts.port[0].timeout"), r#"missing required key "timeout" in [timeouts.port[0]] (line 16)"#),
+    (&[Set("timeouts", "port", r#"[{ protocol = "udp", port = 53, secs = 10 }]"#)], Some("timeouts.port[0].secs"), r#"unknown key "secs" in [timeouts.port[0]] (line 16); valid keys: protocol, port, timeout"#),
+    (&[Set("timeouts", "port", r#"[{ protocol = "udp", port = 70000, timeout = 10 }]"#)], Some("timeouts.port[0].port"), "expected an integer between 0 and 65535"),
+    (&[Set("timeouts", "port", NINE_OVERRIDES)], Some("timeouts.port"), "timeouts.port: at most 8 overrides are supported (got 9)"),
+    // [limits]
+    (&[Set("limits", "max_sessions_per_subscriber", "0")], Some("limits.max_sessions_per_subscriber"), "limits.max_sessions_per_subscriber: must be between 1 and 1000000 (got 0)"),
+    (&[Set("limits", "max_sessions_per_subscriber", "1000001")], Some("limits.max_sessions_per_subscriber"), "(got 1000001)"),
+    (&[Set("limits", "icmp_errors_per_second", "100001")], Some("limits.icmp_errors_per_second"), "limits.icmp_errors_per_second: must be between 0 and 100000 (got 100001)"),
+    (&[Set("limits", "max_sessions", "5")], Some("limits.max_sessions"), r#"unknown key "max_sessions" in [limits]"#),
+    // [fragments]
+    (&[Set("fragments", "max_datagrams", "15")], Some("fragments.max_datagrams"), "fragments.max_datagrams: must be between 16 and 1048576 (got 15)"),
+    (&[Set("fragments", "max_datagrams", "1048577")], Some("fragments.max_datagrams"), "(got 1048577)"),
+    (&[Set("fragments", "max_held", "65536")], Some("fragments.max_held"), "expected an integer between 0 and 65535"),
+    (&[Set("fragments", "max_held_per_datagram", "0")], Some("fragments.max_held_per_datagram"), "must be between 1 and 64 (got 0)"),
+    (&[Set("fragments", "max_held_per_datagram", "65")], Some("fragments.max_held_per_datagram"), "(got 65)"),
+    (&[Set("fragments", "max_held", "8")], Some("fragments.max_held_per_datagram"), "fragments.max_held_per_datagram: must not exceed fragments.max_held = 8 (got 16)"),
+    // [nat]
+    (&[Set("nat", "no_translate", r#"["198.51.100.0/24", "203.0.113.128/25"]"#)], Some("nat.no_translate"), "nat.no_translate: 203.0.113.128/25 overlaps the pool (pool.prefixes minus pool.exclude) at 203.0.113.128; pool addresses are always translated"),
+    (&[Set("nat", "no_translate", r#"["203.0.0.0/16"]"#)], Some("nat.no_translate"), "overlaps the pool (pool.prefixes minus pool.exclude) at 203.0.113.0"),
+    (&[Set("nat", "no_translate", r#"["100.64.5.0/24"]"#)], Some("nat.no_translate"), "nat.no_translate: 100.64.5.0/24 overlaps the inside on-link prefix 100.64.0.0/10"),
+    (&[Set("inside", "next_hop", r#""100.64.0.254""#), Set("inside", "subscribers", r#"["100.64.0.0/10", "10.0.0.0/8"]"#), Set("nat", "no_translate", r#"["10.1.0.0/16"]"#)], Some("nat.no_translate"), "10.1.0.0/16 overlaps the subscriber prefix 10.0.0.0/8 (inside.subscribers)"),
+    (&[Set("nat", "no_translate", r#"["192.0.2.1/24"]"#)], Some("nat.no_translate"), "192.0.2.1/24 has host bits set (did you mean 192.0.2.0/24?)"),
+    (&[Set("nat", "no_translate", r#"["224.0.0.0/4"]"#)], Some("nat.no_translate"), "224.0.0.0/4 includes multicast (224.0.0.0/4) addresses"),
+    (&[Set("nat", "no_translate", r#""192.0.2.0/24""#)], Some("nat.no_translate"), "expected an array"),
+    (&[Set("nat", "tcp_mss_clamp", "100")], Some("nat.tcp_mss_clamp"), "nat.tcp_mss_clamp: must be 0 (off) or between 536 and 9000 (got 100)"),
+    (&[Set("nat", "tcp_mss_clamp", "9001")], Some("nat.tcp_mss_clamp"), "(got 9001)"),
+    (&[Set("nat", "tcp_mss_clamp", "1461")], Some("nat.tcp_mss_clamp"), "nat.tcp_mss_clamp: must be at most 1460 = the smaller port MTU (1500) - 40 bytes of IPv4 and TCP headers"),
+    (&[Set("inside", "mtu", "9000"), Set("outside", "mtu", "1400"), Set("nat", "tcp_mss_clamp", "1400")], Some("nat.tcp_mss_clamp"), "at most 1360 = the smaller port MTU (1400)"),
 ];
+
+const DET: &str = r#""deterministic""#;
+const SUB16: &str = r#"["100.64.0.0/16"]"#;
+const NINE_OVERRIDES: &str = r#"[
+    { protocol = "udp", port = 53, timeout = 10 },
+    { protocol = "udp", port = 123, timeout = 30 },
+    { protocol = "udp", port = 500, timeout = 600 },
+    { protocol = "udp", port = 4500, timeout = 600 },
+    { protocol = "udp", port = 5060, timeout = 600 },
+    { protocol = "tcp", port = 22, timeout = 14400 },
+    { protocol = "tcp", port = 80, timeout = 600 },
+    { protocol = "tcp", port = 443, timeout = 600 },
+    { protocol = "tcp", port = 5060, timeout = 3600 },
+]"#;
 
 #[test]
 fn bad_configs_name_the_key_and_the_problem() {
-    assert!(BAD.len() >= 25);
+    assert!(BAD.len() >= 120);
     let mut failures = Vec::new();
     for (i, (edits, key, text)) in BAD.iter().enumerate() {
         let doc = build(edits);
@@ -344,7 +500,8 @@ fn error_lines_point_at_the_key() {
         e.to_string(),
         format!(
             "unknown key \"foo\" in [pool] (line {line}); valid keys: prefixes, exclude, \
-             block_size, max_blocks_per_subscriber, port_min, port_max"
+             block_size, max_blocks_per_subscriber, port_min, port_max, filtering, mode, \
+             ports_per_subscriber, preserve_parity, hold_down_secs"
         )
     );
 
@@ -421,6 +578,307 @@ fn every_required_key_is_reported_when_missing() {
     for section in ["dataplane", "arp"] {
         Config::from_toml_str(&build(&[DelSection(section)])).unwrap();
     }
+    // The sections added later are optional too, and an empty one means all defaults.
+    for section in ["timeouts", "limits", "fragments", "nat"] {
+        let cfg = Config::from_toml_str(&format!("{MINIMAL}\n[{section}]\n")).unwrap();
+        assert_eq!(cfg, Config::from_toml_str(MINIMAL).unwrap());
+    }
+}
+
+#[test]
+fn every_new_key_with_non_default_values_parses() {
+    let doc = format!(
+        "{}{}",
+        MINIMAL.replace(
+            "[inside]\n",
+            "[inside]\nsubscribers = [\"100.64.0.0/16\"]\n"
+        ),
+        r#"filtering = "address-and-port-dependent"
+mode = "deterministic"
+ports_per_subscriber = 200
+preserve_parity = true
+hold_down_secs = 0
+
+[timeouts]
+udp = 120
+tcp_established = 86400
+tcp_transitory = 300
+tcp_syn_hold = 60
+icmp = 30000
+fragment = 60
+
+[[timeouts.port]]
+protocol = "udp"
+port = 53
+timeout = 10
+
+[[timeouts.port]]
+protocol = "tcp"
+port = 22
+timeout = 240
+
+[limits]
+max_sessions_per_subscriber = 1000000
+icmp_errors_per_second = 0
+
+[fragments]
+max_datagrams = 16
+max_held = 0
+max_held_per_datagram = 64
+
+[nat]
+no_translate = ["192.0.2.0/24", "10.0.0.0/8"]
+tcp_mss_clamp = 1400
+"#
+    );
+    let cfg = Config::from_toml_str(&doc).unwrap();
+    assert_eq!(cfg.pool.filtering, Filtering::AddressAndPortDependent);
+    assert_eq!(cfg.pool.mode, PoolMode::Deterministic);
+    assert_eq!(cfg.pool.ports_per_subscriber, 200);
+    assert!(cfg.pool.preserve_parity);
+    assert_eq!(cfg.pool.hold_down_secs, 0);
+    assert_eq!(
+        cfg.timeouts,
+        TimeoutsConfig {
+            udp: 120,
+            tcp_established: 86400,
+            tcp_transitory: 300,
+            tcp_syn_hold: 60,
+            icmp: 30000,
+            fragment: 60,
+            port: vec![
+                PortTimeout {
+                    protocol: L4Proto::Udp,
+                    port: 53,
+                    timeout: 10,
+                },
+                PortTimeout {
+                    protocol: L4Proto::Tcp,
+                    port: 22,
+                    timeout: 240,
+                },
+            ],
+        }
+    );
+    let dns = cfg.timeouts.port_override(L4Proto::Udp, 53).unwrap();
+    assert_eq!(dns.duration(), std::time::Duration::from_secs(10));
+    assert_eq!(cfg.timeouts.port_override(L4Proto::Tcp, 53), None);
+    assert_eq!(L4Proto::Udp.ip_proto(), 17);
+    assert_eq!(L4Proto::Tcp.ip_proto(), 6);
+    assert_eq!(
+        cfg.limits,
+        LimitsConfig {
+            max_sessions_per_subscriber: 1_000_000,
+            icmp_errors_per_second: 0,
+        }
+    );
+    assert_eq!(
+        cfg.fragments,
+        FragmentsConfig {
+            max_datagrams: 16,
+            max_held: 0,
+            max_held_per_datagram: 64,
+        }
+    );
+    assert_eq!(
+        cfg.nat,
+        NatConfig {
+            no_translate: vec![pfx("192.0.2.0/24"), pfx("10.0.0.0/8")],
+            tcp_mss_clamp: 1400,
+        }
+    );
+    assert!(cfg.nat.is_no_translate(ip("10.9.8.7")));
+    assert!(!cfg.nat.is_no_translate(ip("8.8.8.8")));
+    assert_eq!(cfg.deterministic_ports_per_subscriber(), Some(200));
+    assert_eq!(cfg.deterministic_sharing_ratio(), Some(256));
+    // Written back and read again: the same config (enums in their file spelling).
+    let text = toml::to_string(&cfg).unwrap();
+    assert!(
+        text.contains(r#"filtering = "address-and-port-dependent""#),
+        "{text}"
+    );
+    assert!(text.contains(r#"protocol = "tcp""#), "{text}");
+    assert_eq!(Config::from_toml_str(&text).unwrap(), cfg, "{text}");
+}
+
+#[test]
+fn every_filtering_and_mode_spelling_parses() {
+    for (text, want) in [
+        ("endpoint-independent", Filtering::EndpointIndependent),
+        ("address-dependent", Filtering::AddressDependent),
+        (
+            "address-and-port-dependent",
+            Filtering::AddressAndPortDependent,
+        ),
+    ] {
+        let v = format!("\"{text}\"");
+        let cfg = Config::from_toml_str(&build(&[Set("pool", "filtering", &v)])).unwrap();
+        assert_eq!(cfg.pool.filtering, want);
+    }
+    let cfg = Config::from_toml_str(&build(&[Set("pool", "mode", r#""dynamic""#)])).unwrap();
+    assert_eq!(cfg.pool.mode, PoolMode::Dynamic);
+}
+
+#[test]
+fn short_udp_overrides_only_for_well_known_ports() {
+    let one = |proto: &str, port: u16, timeout: u32| {
+        let v = format!("[{{ protocol = \"{proto}\", port = {port}, timeout = {timeout} }}]");
+        Config::from_toml_str(&build(&[Set("timeouts", "port", &v)]))
+    };
+    // RFC 4787 REQ-5a: shorter UDP timers only for destination ports 0-1023.
+    assert_eq!(one("udp", 53, 10).unwrap().timeouts.port[0].timeout, 10);
+    one("udp", 1023, 1).unwrap();
+    one("udp", 5060, 120).unwrap();
+    one("tcp", 80, 240).unwrap();
+    let e = one("udp", 5060, 10).unwrap_err();
+    assert_eq!(e.key(), Some("timeouts.port[0].timeout"));
+    assert_eq!(
+        e.to_string(),
+        "timeouts.port[0].timeout: must be at least 120 s for UDP port 5060 (RFC 4787 REQ-5; \
+         shorter UDP timeouts are allowed only for destination ports below 1024, REQ-5a) (got 10)"
+    );
+    assert_eq!(
+        one("udp", 1024, 119).unwrap_err().key(),
+        Some("timeouts.port[0].timeout")
+    );
+    assert_eq!(
+        one("tcp", 22, 239).unwrap_err().key(),
+        Some("timeouts.port[0].timeout")
+    );
+    // The same port for both protocols is two different overrides; eight are allowed.
+    let eight: String = (0..8)
+        .map(|i| {
+            let proto = if i % 2 == 0 { "udp" } else { "tcp" };
+            format!(
+                "{{ protocol = \"{proto}\", port = {}, timeout = 600 }}",
+                100 + i / 2
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let cfg =
+        Config::from_toml_str(&build(&[Set("timeouts", "port", &format!("[{eight}]"))])).unwrap();
+    assert_eq!(cfg.timeouts.port.len(), TimeoutsConfig::MAX_PORT_OVERRIDES);
+}
+
+#[test]
+fn deterministic_ports_per_subscriber_follow_rfc_7422() {
+    let det = |subs: &str, extra: &[Edit]| {
+        let mut edits = vec![Set("pool", "mode", DET), Set("inside", "subscribers", subs)];
+        edits.extend_from_slice(extra);
+        Config::from_toml_str(&build(&edits))
+    };
+    // RFC 7422's example: 64 subscribers per public address, 64512 / 64 = 1008 ports each.
+    let cfg = det(r#"["100.64.0.0/18"]"#, &[]).unwrap();
+    assert_eq!(cfg.deterministic_sharing_ratio(), Some(64));
+    assert_eq!(cfg.deterministic_ports_per_subscriber(), Some(1008));
+    // Several prefixes count together: 2 x /19 = /18.
+    let cfg = det(r#"["100.64.0.0/19", "100.65.0.0/19"]"#, &[]).unwrap();
+    assert_eq!(cfg.inside.subscriber_count(), 16384);
+    assert_eq!(cfg.deterministic_ports_per_subscriber(), Some(1008));
+    // Fewer subscribers than pool addresses: each gets a whole address.
+    let cfg = det(r#"["100.64.0.0/25"]"#, &[]).unwrap();
+    assert_eq!(cfg.deterministic_sharing_ratio(), Some(1));
+    assert_eq!(cfg.deterministic_ports_per_subscriber(), Some(64512));
+    // The smallest derived value accepted is 64: a /14 on a /24 is ratio 1024, 63 ports.
+    let cfg = det(r#"["100.64.0.0/15"]"#, &[]).unwrap();
+    assert_eq!(cfg.deterministic_ports_per_subscriber(), Some(126));
+    assert_eq!(
+        det(r#"["100.64.0.0/14"]"#, &[]).unwrap_err().key(),
+        Some("pool.mode")
+    );
+    // A fixed value may be smaller than the derived one, never larger.
+    let cfg = det(SUB16, &[Set("pool", "ports_per_subscriber", "252")]).unwrap();
+    assert_eq!(cfg.deterministic_ports_per_subscriber(), Some(252));
+    let cfg = det(SUB16, &[Set("pool", "ports_per_subscriber", "1")]).unwrap();
+    assert_eq!(cfg.deterministic_ports_per_subscriber(), Some(1));
+    assert!(det(SUB16, &[Set("pool", "ports_per_subscriber", "253")]).is_err());
+    // A fixed value below 64 is the operator's choice; only the derived one has a floor.
+    det(
+        r#"["100.64.0.0/14"]"#,
+        &[Set("pool", "ports_per_subscriber", "63")],
+    )
+    .unwrap();
+}
+
+#[test]
+fn deterministic_mode_ignores_the_block_rules() {
+    let edits = [
+        Set("dataplane", "workers", "8"),
+        Set("dataplane", "mbufs", "65535"),
+        Set("pool", "block_size", "16128"),
+        Set("inside", "subscribers", SUB16),
+    ];
+    // Dynamic: 4 blocks per address cannot feed 8 workers.
+    let e = Config::from_toml_str(&build(&edits)).unwrap_err();
+    assert_eq!(e.key(), Some("dataplane.workers"));
+    // Deterministic: there are no blocks.
+    let mut det = edits.to_vec();
+    det.push(Set("pool", "mode", DET));
+    Config::from_toml_str(&build(&det)).unwrap();
+}
+
+#[test]
+fn no_translate_may_cover_excluded_pool_addresses() {
+    let cfg = Config::from_toml_str(&build(&[
+        Set("pool", "exclude", r#"["203.0.113.0/28"]"#),
+        Set(
+            "nat",
+            "no_translate",
+            r#"["203.0.113.0/28", "192.0.2.0/24"]"#,
+        ),
+    ]))
+    .unwrap();
+    assert!(cfg.nat.is_no_translate(ip("203.0.113.3")));
+    // One address further is a pool address.
+    let e = Config::from_toml_str(&build(&[
+        Set("pool", "exclude", r#"["203.0.113.0/28"]"#),
+        Set("nat", "no_translate", r#"["203.0.113.0/27"]"#),
+    ]))
+    .unwrap_err();
+    assert!(e.to_string().contains("at 203.0.113.16;"), "{e}");
+    // The limit on entries.
+    let many: Vec<String> = (0..=64).map(|i| format!("\"192.0.{i}.0/24\"")).collect();
+    let e = Config::from_toml_str(&build(&[Set(
+        "nat",
+        "no_translate",
+        &format!("[{}]", many.join(", ")),
+    )]))
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "nat.no_translate: at most 64 prefixes are supported (got 65)"
+    );
+}
+
+#[test]
+fn array_table_errors_point_at_the_entry() {
+    let base = build(&[]);
+    let doc = format!(
+        "{base}[[timeouts.port]]\nprotocol = \"udp\"\nport = 53\ntimeout = 10\n\n\
+         [[timeouts.port]]\nprotocol = \"tcp\"\nport = 443\n"
+    );
+    let e = Config::from_toml_str(&doc).unwrap_err();
+    let line = doc
+        .rfind("[[timeouts.port]]")
+        .map(|at| doc[..at].lines().count() + 1);
+    assert_eq!(e.key(), Some("timeouts.port[1].timeout"));
+    assert_eq!(e.line(), line);
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "missing required key \"timeout\" in [timeouts.port[1]] (line {})",
+            line.unwrap()
+        )
+    );
+    let doc = doc.replace("port = 443\n", "port = 443\ntimeout = 3\n");
+    let e = Config::from_toml_str(&doc).unwrap_err();
+    assert_eq!(e.key(), Some("timeouts.port[1].timeout"));
+    assert!(
+        e.to_string()
+            .contains("must be at least 240 s for TCP port 443"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -490,6 +948,18 @@ fn hand_built_configs_are_validated_too() {
         last: ip("203.0.113.1"),
     }];
     assert_eq!(cfg.validate().unwrap_err().key(), Some("pool.exclude"));
+    let mut cfg = Config::from_toml_str(FULL).unwrap();
+    cfg.timeouts.port.push(cfg.timeouts.port[0]);
+    assert_eq!(
+        cfg.validate().unwrap_err().to_string(),
+        "timeouts.port[1].port: UDP port 53 already has an override (timeouts.port[0])"
+    );
+    let mut cfg = Config::from_toml_str(FULL).unwrap();
+    cfg.nat.no_translate.push(Ipv4Prefix {
+        addr: ip("192.0.2.0"),
+        len: 33,
+    });
+    assert_eq!(cfg.validate().unwrap_err().key(), Some("nat.no_translate"));
 }
 
 // ---- properties ----
@@ -526,7 +996,7 @@ proptest! {
 
     #[test]
     fn parser_never_panics_on_mangled_configs(
-        cut in 0usize..1500, len in 0usize..40, insert in "[\\[\\]=\"',.{}\\n a-z0-9/-]{0,12}"
+        cut in 0usize..4000, len in 0usize..40, insert in "[\\[\\]=\"',.{}\\n a-z0-9/-]{0,12}"
     ) {
         let mut s = FULL.to_owned();
         let at = cut.min(s.len());
@@ -575,6 +1045,11 @@ proptest! {
             max_blocks_per_subscriber: 4,
             port_min: 1024,
             port_max: 65535,
+            filtering: Filtering::default(),
+            mode: PoolMode::default(),
+            ports_per_subscriber: 0,
+            preserve_parity: false,
+            hold_down_secs: 120,
         };
         let mut want = BTreeSet::new();
         for e in &keep {

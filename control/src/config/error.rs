@@ -183,13 +183,11 @@ pub(crate) fn from_toml(src: &str, err: &toml::de::Error) -> ConfigError {
         };
     }
     if let (true, Some(name)) = (message.starts_with("missing field `"), ticked.first()) {
-        let table = locate_missing(&tree, name, span.as_ref());
+        let (table, table_span) = locate_missing(&tree, name, span.as_ref());
         let line = if table.is_empty() {
             None
         } else {
-            tree.get(&table)
-                .and_then(|n| n.span.as_ref())
-                .map(|s| line_col(src, s.start).0)
+            table_span.map(|s| line_col(src, s.start).0)
         };
         return ConfigError::MissingKey {
             key: join(&table, name),
@@ -255,7 +253,7 @@ fn tidy(msg: &str) -> String {
 /// after the error span (the span is the key's); failing that, any table with such an entry.
 fn locate_unknown(tree: &Node, name: &str, span: Option<&Range<usize>>) -> Option<Vec<String>> {
     let mut found: Vec<(Vec<String>, Option<usize>)> = Vec::new();
-    tree.walk_tables(&mut Vec::new(), &mut |path, entries| {
+    tree.walk_tables(&mut Vec::new(), &mut |path, _, entries| {
         for (k, v) in entries {
             if k == name {
                 found.push((path.to_vec(), v.span.as_ref().map(|s| s.start)));
@@ -274,19 +272,23 @@ fn locate_unknown(tree: &Node, name: &str, span: Option<&Range<usize>>) -> Optio
     best.or_else(|| found.into_iter().next().map(|(p, _)| p))
 }
 
-/// The table that lacks the required key `name`: the one whose span is the error span; failing
-/// that (tables made by dotted keys have no span), a present table that requires `name` and
-/// lacks it; failing that, the root.
-fn locate_missing(tree: &Node, name: &str, span: Option<&Range<usize>>) -> Vec<String> {
+/// The table that lacks the required key `name`, with its span: the one whose span is the error
+/// span; failing that (tables made by dotted keys have no span), a present table that requires
+/// `name` and lacks it; failing that, the root.
+fn locate_missing(
+    tree: &Node,
+    name: &str,
+    span: Option<&Range<usize>>,
+) -> (Vec<String>, Option<Range<usize>>) {
     if let Some(span) = span {
         let mut exact = None;
-        tree.walk_tables(&mut Vec::new(), &mut |path, _| {
-            if exact.is_none() && tree.get(path).and_then(|n| n.span.as_ref()) == Some(span) {
+        tree.walk_tables(&mut Vec::new(), &mut |path, table, _| {
+            if exact.is_none() && table.span.as_ref() == Some(span) {
                 exact = Some(path.to_vec());
             }
         });
         if let Some(p) = exact {
-            return p;
+            return (p, Some(span.clone()));
         }
     }
     for (table, keys) in REQUIRED {
@@ -298,17 +300,19 @@ fn locate_missing(tree: &Node, name: &str, span: Option<&Range<usize>>) -> Vec<S
         } else {
             table.split('.').map(str::to_owned).collect()
         };
-        if let Some(Node {
-            kind: Kind::Table(entries),
-            ..
-        }) = tree.get(&path)
+        if let Some(
+            node @ Node {
+                kind: Kind::Table(entries),
+                ..
+            },
+        ) = tree.get(&path)
         {
             if !entries.iter().any(|(k, _)| k == name) {
-                return path;
+                return (path, node.span.clone());
             }
         }
     }
-    Vec::new()
+    (Vec::new(), None)
 }
 
 // ---- a tree of keys and value spans, read with toml's span support ----
@@ -356,11 +360,12 @@ impl Node {
         Some(node)
     }
 
-    /// Calls `f(path, entries)` for every table, the root first.
-    fn walk_tables(&self, path: &mut Vec<String>, f: &mut dyn FnMut(&[String], &Entries)) {
+    /// Calls `f(path, table, entries)` for every table, the root first. Tables inside arrays
+    /// have their index in the path (`timeouts.port[1]`), counted from 0.
+    fn walk_tables(&self, path: &mut Vec<String>, f: &mut dyn FnMut(&[String], &Node, &Entries)) {
         match &self.kind {
             Kind::Table(entries) => {
-                f(path, entries);
+                f(path, self, entries);
                 for (k, v) in entries {
                     path.push(k.clone());
                     v.walk_tables(path, f);
@@ -368,15 +373,17 @@ impl Node {
                 }
             }
             Kind::Array(items) => {
-                for v in items {
-                    v.walk_tables(path, f);
+                for (i, v) in items.iter().enumerate() {
+                    with_index(path, i, |path| v.walk_tables(path, f));
                 }
             }
             Kind::Leaf => {}
         }
     }
 
-    /// The longest key path whose value span contains `at` (array indexes are not part of it).
+    /// The longest key path whose value span contains `at`. Tables inside arrays have their
+    /// index in the path (`timeouts.port[1].timeout`); an element of an array of plain values
+    /// is reported as the array (`eal.args`).
     fn deepest_containing(&self, at: usize) -> Vec<String> {
         fn go(node: &Node, at: usize, path: &mut Vec<String>, best: &mut Vec<String>) {
             match &node.kind {
@@ -395,8 +402,8 @@ impl Node {
                     }
                 }
                 Kind::Array(items) => {
-                    for v in items {
-                        go(v, at, path, best);
+                    for (i, v) in items.iter().enumerate() {
+                        with_index(path, i, |path| go(v, at, path, best));
                     }
                 }
                 Kind::Leaf => {}
@@ -405,6 +412,20 @@ impl Node {
         let mut best = Vec::new();
         go(self, at, &mut Vec::new(), &mut best);
         best
+    }
+}
+
+/// Runs `f` with `[i]` appended to the last component of `path` (an array's key), then
+/// restores it.
+fn with_index(path: &mut Vec<String>, i: usize, f: impl FnOnce(&mut Vec<String>)) {
+    let Some(last) = path.last_mut() else {
+        return f(path);
+    };
+    let len = last.len();
+    last.push_str(&format!("[{i}]"));
+    f(path);
+    if let Some(last) = path.last_mut() {
+        last.truncate(len);
     }
 }
 
@@ -534,6 +555,20 @@ mod tests {
         assert!(tree.get(&path("t.b")).unwrap().span.is_some());
         let at = src.find("'q'").unwrap();
         assert_eq!(tree.deepest_containing(at), path("t.u.x.y.z"));
+        // Tables inside arrays carry their index; plain array elements are the array.
+        let at = src.find("e = 1").unwrap() + 4;
+        assert_eq!(tree.deepest_containing(at), path("arr[0].e"));
+        let at = src.find("{c = 2}").unwrap() + 5;
+        assert_eq!(tree.deepest_containing(at), path("t.b[1].c"));
+        let at = src.find("[1,").unwrap() + 1;
+        assert_eq!(tree.deepest_containing(at), path("t.b"));
+        let mut tables = Vec::new();
+        tree.walk_tables(&mut Vec::new(), &mut |p, _, _| tables.push(p.join(".")));
+        // (A datetime reaches serde as a one-entry table.)
+        let want = [
+            "", "t", "t.b[1]", "t.u", "t.u.d", "t.u.x", "t.u.x.y", "arr[0]",
+        ];
+        assert_eq!(tables, want);
     }
 
     /// `REQUIRED` must match the structs: with dotted keys the tables have no span, so a

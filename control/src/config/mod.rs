@@ -44,6 +44,18 @@ pub struct Config {
     /// `[arp]`: neighbour resolution on both ports. Optional.
     #[serde(default)]
     pub arp: ArpConfig,
+    /// `[timeouts]`: idle timers of mappings and sessions. Optional.
+    #[serde(default)]
+    pub timeouts: TimeoutsConfig,
+    /// `[limits]`: per-subscriber state limits and ICMP error rate. Optional.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    /// `[fragments]`: fragment tracking capacities. Optional.
+    #[serde(default)]
+    pub fragments: FragmentsConfig,
+    /// `[nat]`: what is not translated, and TCP MSS clamping. Optional.
+    #[serde(default)]
+    pub nat: NatConfig,
 }
 
 impl Config {
@@ -58,6 +70,29 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError::io(path, &e))?;
         Config::from_toml_str(&text)
+    }
+
+    /// Ports each subscriber address gets in [`PoolMode::Deterministic`]: `pool.ports_per_subscriber`
+    /// when it is set, else the RFC 7422 value `port_count / ceil(subscribers / pool addresses)`.
+    /// `None` in [`PoolMode::Dynamic`], or when the sharing ratio exceeds the port range (a
+    /// config that validation rejects).
+    pub fn deterministic_ports_per_subscriber(&self) -> Option<u16> {
+        if self.pool.mode != PoolMode::Deterministic {
+            return None;
+        }
+        if self.pool.ports_per_subscriber != 0 {
+            return Some(self.pool.ports_per_subscriber);
+        }
+        let ratio = self.deterministic_sharing_ratio()?;
+        let ports = u64::from(self.pool.port_count()) / ratio;
+        u16::try_from(ports).ok().filter(|&p| p > 0)
+    }
+
+    /// The RFC 7422 sharing ratio `ceil(subscriber addresses / pool addresses)`: how many
+    /// subscribers share one public address in deterministic mode. `None` for an empty pool.
+    pub fn deterministic_sharing_ratio(&self) -> Option<u64> {
+        let pool = self.pool.address_count();
+        (pool > 0).then(|| self.inside.subscriber_count().div_ceil(pool))
     }
 }
 
@@ -112,6 +147,16 @@ struct InsideToml {
     subscribers: Option<Vec<Ipv4Prefix>>,
     #[serde(default = "default_mtu")]
     mtu: u16,
+}
+
+impl InsideConfig {
+    /// Number of distinct subscriber addresses: every address of every `subscribers` prefix,
+    /// network and broadcast addresses included, overlaps counted once.
+    pub fn subscriber_count(&self) -> u64 {
+        addr::count(&addr::merge(
+            self.subscribers.iter().map(Ipv4Prefix::interval).collect(),
+        ))
+    }
 }
 
 impl From<InsideToml> for InsideConfig {
@@ -169,6 +214,52 @@ pub struct PoolConfig {
     /// Last port that may be handed out (inclusive).
     #[serde(default = "PoolConfig::default_port_max")]
     pub port_max: u16,
+    /// Which inbound packets may use an existing mapping (RFC 4787 REQ-8, RFC 6888 REQ-7).
+    #[serde(default)]
+    pub filtering: Filtering,
+    /// How ports are given to subscribers: port blocks on demand, or RFC 7422 ranges.
+    #[serde(default)]
+    pub mode: PoolMode,
+    /// Deterministic mode only: ports per subscriber address; 0 = derived
+    /// ([`Config::deterministic_ports_per_subscriber`]). Must be 0 in dynamic mode.
+    #[serde(default)]
+    pub ports_per_subscriber: u16,
+    /// RFC 4787 REQ-4: an even inside port gets an even public port, an odd one an odd port.
+    #[serde(default)]
+    pub preserve_parity: bool,
+    /// RFC 6888 REQ-8: seconds a freed port or block stays unused before it is handed out
+    /// again. Validated to `0..=3600`.
+    #[serde(default = "PoolConfig::default_hold_down_secs")]
+    pub hold_down_secs: u32,
+}
+
+/// `pool.filtering`: which inbound packets an existing mapping accepts (RFC 4787 §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Filtering {
+    /// `"endpoint-independent"`: any external host and port may send to the mapping (RFC 4787
+    /// REQ-8 for transparency, RFC 6888 REQ-7). The default.
+    #[default]
+    EndpointIndependent,
+    /// `"address-dependent"`: only external addresses the subscriber has sent to, any port.
+    AddressDependent,
+    /// `"address-and-port-dependent"`: only the exact external address and port the subscriber
+    /// has sent to.
+    AddressAndPortDependent,
+}
+
+/// `pool.mode`: how public ports are given to subscribers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PoolMode {
+    /// `"dynamic"`: port blocks of `block_size` ports, allocated on demand and logged. The
+    /// default.
+    #[default]
+    Dynamic,
+    /// `"deterministic"` (RFC 7422): each subscriber address owns a fixed port range on a fixed
+    /// public address computed from the configuration; `block_size` and
+    /// `max_blocks_per_subscriber` have no effect.
+    Deterministic,
 }
 
 impl PoolConfig {
@@ -180,6 +271,12 @@ impl PoolConfig {
     pub const DEFAULT_PORT_MIN: u16 = 1024;
     /// Default of `port_max`.
     pub const DEFAULT_PORT_MAX: u16 = 65535;
+    /// Default of `hold_down_secs` (RFC 6888 REQ-8).
+    pub const DEFAULT_HOLD_DOWN_SECS: u32 = 120;
+    /// Largest `hold_down_secs`.
+    pub const MAX_HOLD_DOWN_SECS: u32 = 3600;
+    /// Smallest derived `ports_per_subscriber` accepted in deterministic mode.
+    pub const MIN_DERIVED_PORTS_PER_SUBSCRIBER: u32 = 64;
     /// Most addresses a pool may hold after exclusions.
     pub const MAX_ADDRESSES: u64 = 65536;
 
@@ -194,6 +291,14 @@ impl PoolConfig {
     }
     fn default_port_max() -> u16 {
         Self::DEFAULT_PORT_MAX
+    }
+    fn default_hold_down_secs() -> u32 {
+        Self::DEFAULT_HOLD_DOWN_SECS
+    }
+
+    /// `hold_down_secs` as a [`Duration`].
+    pub fn hold_down(&self) -> Duration {
+        Duration::from_secs(u64::from(self.hold_down_secs))
     }
 
     /// The pool as merged, sorted, disjoint host-order intervals, exclusions removed.
@@ -316,5 +421,170 @@ impl ArpConfig {
     /// `request_interval_ms` as a [`Duration`].
     pub fn request_interval(&self) -> Duration {
         Duration::from_millis(u64::from(self.request_interval_ms))
+    }
+}
+
+/// `[timeouts]`: idle timeouts, in seconds, of mappings and sessions (RFC 8512 defaults).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "a table")]
+pub struct TimeoutsConfig {
+    /// UDP mapping idle timeout. RFC 4787 REQ-5: at least 120 s.
+    pub udp: u32,
+    /// Established TCP connection idle timeout. RFC 5382 REQ-5: at least 7440 s.
+    pub tcp_established: u32,
+    /// TCP connection opening or closing (transitory). RFC 5382 REQ-5: at least 240 s.
+    pub tcp_transitory: u32,
+    /// How long an unsolicited inbound SYN is held before ICMP 3/3 (RFC 5382 REQ-4): `6..=60`.
+    pub tcp_syn_hold: u32,
+    /// ICMP query mapping idle timeout. RFC 5508 REQ-2: at least 60 s.
+    pub icmp: u32,
+    /// Lifetime of fragment-tracking state (RFC 8512 minimum 2 s): `2..=60`.
+    pub fragment: u32,
+    /// `[[timeouts.port]]`: per-destination-port overrides, at most
+    /// [`MAX_PORT_OVERRIDES`](Self::MAX_PORT_OVERRIDES), no two for the same protocol and port.
+    pub port: Vec<PortTimeout>,
+}
+
+impl Default for TimeoutsConfig {
+    fn default() -> Self {
+        TimeoutsConfig {
+            udp: 300,
+            tcp_established: 7440,
+            tcp_transitory: 240,
+            tcp_syn_hold: 6,
+            icmp: 60,
+            fragment: 2,
+            port: Vec::new(),
+        }
+    }
+}
+
+impl TimeoutsConfig {
+    /// Most `[[timeouts.port]]` entries.
+    pub const MAX_PORT_OVERRIDES: usize = 8;
+    /// Largest value of any idle timeout (7 days).
+    pub const MAX_IDLE_SECS: u32 = 7 * 86400;
+
+    /// The override for traffic of `protocol` to destination port `port`, if there is one.
+    pub fn port_override(&self, protocol: L4Proto, port: u16) -> Option<&PortTimeout> {
+        self.port
+            .iter()
+            .find(|p| p.protocol == protocol && p.port == port)
+    }
+}
+
+/// One `[[timeouts.port]]` entry: a different idle timeout for traffic to one destination port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct PortTimeout {
+    /// `"udp"` or `"tcp"`.
+    pub protocol: L4Proto,
+    /// Destination port, `1..=65535`.
+    pub port: u16,
+    /// Seconds. For UDP it replaces `timeouts.udp`; for TCP it replaces
+    /// `timeouts.tcp_established` (the transitory timer is unchanged).
+    pub timeout: u32,
+}
+
+impl PortTimeout {
+    /// `timeout` as a [`Duration`].
+    pub fn duration(&self) -> Duration {
+        Duration::from_secs(u64::from(self.timeout))
+    }
+}
+
+/// A transport protocol that has ports: `"udp"` or `"tcp"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum L4Proto {
+    /// `"udp"` (IP protocol 17).
+    Udp,
+    /// `"tcp"` (IP protocol 6).
+    Tcp,
+}
+
+impl L4Proto {
+    /// The IP protocol number (17 or 6).
+    pub fn ip_proto(self) -> u8 {
+        match self {
+            L4Proto::Udp => 17,
+            L4Proto::Tcp => 6,
+        }
+    }
+}
+
+impl std::fmt::Display for L4Proto {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            L4Proto::Udp => "UDP",
+            L4Proto::Tcp => "TCP",
+        })
+    }
+}
+
+/// `[limits]`: per-subscriber state limits and the ICMP error rate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "a table")]
+pub struct LimitsConfig {
+    /// Most bindings plus sessions one subscriber may hold (RFC 6888 REQ-5): `1..=1000000`.
+    pub max_sessions_per_subscriber: u32,
+    /// ICMP errors (3/13, 3/3, 3/4, 11/0) each worker may generate per second (token bucket);
+    /// 0 = never send any. `0..=100000`.
+    pub icmp_errors_per_second: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_sessions_per_subscriber: 10_000,
+            icmp_errors_per_second: 100,
+        }
+    }
+}
+
+/// `[fragments]`: how much fragment state each worker keeps (RFC 4787 REQ-14).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "a table")]
+pub struct FragmentsConfig {
+    /// Fragmented datagrams tracked at once per worker: `16..=1048576`.
+    pub max_datagrams: u32,
+    /// Out-of-order fragments (arriving before their first fragment) held per worker; 0 = drop
+    /// them.
+    pub max_held: u16,
+    /// Out-of-order fragments held per datagram: `1..=64`, and at most `max_held` unless that is
+    /// 0.
+    pub max_held_per_datagram: u16,
+}
+
+impl Default for FragmentsConfig {
+    fn default() -> Self {
+        FragmentsConfig {
+            max_datagrams: 4096,
+            max_held: 256,
+            max_held_per_datagram: 16,
+        }
+    }
+}
+
+/// `[nat]`: traffic that is not translated, and TCP MSS clamping.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "a table")]
+pub struct NatConfig {
+    /// Destination prefixes forwarded from the inside without translation (RFC 6888 REQ-6), at
+    /// most [`MAX_NO_TRANSLATE`](Self::MAX_NO_TRANSLATE). None may overlap the pool, the inside
+    /// on-link prefix or `inside.subscribers`.
+    pub no_translate: Vec<Ipv4Prefix>,
+    /// 0 = off; else `536..=9000` and at most the smaller port MTU minus 40: the MSS option of
+    /// TCP SYNs is lowered to this value.
+    pub tcp_mss_clamp: u16,
+}
+
+impl NatConfig {
+    /// Most `no_translate` prefixes.
+    pub const MAX_NO_TRANSLATE: usize = 64;
+
+    /// Whether `dst` is a destination that is forwarded without translation.
+    pub fn is_no_translate(&self, dst: Ipv4Addr) -> bool {
+        self.no_translate.iter().any(|p| p.contains(dst))
     }
 }

@@ -8,7 +8,10 @@
 use std::net::Ipv4Addr;
 
 use super::addr::{intervals_overlap, Ipv4Prefix, PoolEntry};
-use super::{ArpConfig, Config, ConfigError, DataplaneConfig, EalConfig, PoolConfig};
+use super::{
+    ArpConfig, Config, ConfigError, DataplaneConfig, EalConfig, FragmentsConfig, L4Proto,
+    LimitsConfig, PoolConfig, PoolMode, TimeoutsConfig,
+};
 
 type Result<T = ()> = std::result::Result<T, ConfigError>;
 
@@ -169,7 +172,11 @@ impl Config {
         self.validate_ports()?;
         self.validate_pool()?;
         validate_dataplane(&self.dataplane, &self.pool)?;
-        validate_arp(&self.arp)
+        validate_arp(&self.arp)?;
+        validate_timeouts(&self.timeouts)?;
+        validate_limits(&self.limits)?;
+        validate_fragments(&self.fragments)?;
+        self.validate_nat()
     }
 
     fn validate_ports(&self) -> Result {
@@ -331,6 +338,154 @@ impl Config {
                 ),
             ));
         }
+        self.validate_pool_mode()?;
+        between(
+            "pool.hold_down_secs",
+            pool.hold_down_secs,
+            0,
+            PoolConfig::MAX_HOLD_DOWN_SECS,
+        )
+    }
+
+    /// `pool.mode`, `pool.ports_per_subscriber` and `pool.preserve_parity`: in deterministic
+    /// mode every subscriber address must get a range of its own (RFC 7422).
+    fn validate_pool_mode(&self) -> Result {
+        let pool = &self.pool;
+        if pool.mode == PoolMode::Dynamic {
+            if pool.ports_per_subscriber != 0 {
+                return Err(invalid(
+                    "pool.ports_per_subscriber",
+                    format!(
+                        "applies only to pool.mode = \"deterministic\"; remove it or set it to 0 \
+                         (got {})",
+                        pool.ports_per_subscriber
+                    ),
+                ));
+            }
+            return Ok(());
+        }
+        let subs = &self.inside.subscribers;
+        for (i, s) in subs.iter().enumerate() {
+            if let Some(t) = subs[..i].iter().find(|t| t.overlaps(s)) {
+                return Err(invalid(
+                    "inside.subscribers",
+                    format!(
+                        "{s} overlaps {t}; in deterministic mode (pool.mode) each subscriber \
+                         address must be listed once, because its position numbers it"
+                    ),
+                ));
+            }
+        }
+        let n_subs = self.inside.subscriber_count();
+        let n_pool = pool.address_count();
+        let ports = u64::from(pool.port_count());
+        let ratio = n_subs.div_ceil(n_pool.max(1));
+        let share = format!(
+            "{ports} ports (pool.port_min..=pool.port_max) / sharing ratio {ratio} \
+             (= ceil({n_subs} subscriber addresses in inside.subscribers / {n_pool} pool addresses))"
+        );
+        let max = ports / ratio.max(1);
+        let pps = if pool.ports_per_subscriber == 0 {
+            let min = u64::from(PoolConfig::MIN_DERIVED_PORTS_PER_SUBSCRIBER);
+            if max < min {
+                return Err(invalid(
+                    "pool.mode",
+                    format!(
+                        "deterministic mode gives each subscriber address only {max} ports: \
+                         {share}; at least {min} are needed (add pool addresses, narrow \
+                         inside.subscribers or widen the port range)"
+                    ),
+                ));
+            }
+            max
+        } else {
+            let pps = u64::from(pool.ports_per_subscriber);
+            if pps > max {
+                return Err(invalid(
+                    "pool.ports_per_subscriber",
+                    format!(
+                        "{pps} ports for each subscriber address do not fit: at most {max} = \
+                         {share}"
+                    ),
+                ));
+            }
+            pps
+        };
+        if pool.preserve_parity && pps < 2 {
+            return Err(invalid(
+                "pool.preserve_parity",
+                format!(
+                    "needs at least 2 ports per subscriber address, one of each parity (got {pps})"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_nat(&self) -> Result {
+        let nat = &self.nat;
+        const KEY: &str = "nat.no_translate";
+        if nat.no_translate.len() > super::NatConfig::MAX_NO_TRANSLATE {
+            return Err(invalid(
+                KEY,
+                format!(
+                    "at most {} prefixes are supported (got {})",
+                    super::NatConfig::MAX_NO_TRANSLATE,
+                    nat.no_translate.len()
+                ),
+            ));
+        }
+        let in_net = self.inside.address.network();
+        let pool = self.pool.intervals();
+        for p in &nat.no_translate {
+            check_network(KEY, p)?;
+            if let Some(what) = not_unicast(p.interval()) {
+                return Err(invalid(KEY, format!("{p} includes {what} addresses")));
+            }
+            let iv = p.interval();
+            if let Some(&(a, _)) = pool.iter().find(|&&r| intervals_overlap(r, iv)) {
+                return Err(invalid(
+                    KEY,
+                    format!(
+                        "{p} overlaps the pool (pool.prefixes minus pool.exclude) at {}; pool \
+                         addresses are always translated",
+                        Ipv4Addr::from(a.max(iv.0))
+                    ),
+                ));
+            }
+            if p.overlaps(&in_net) {
+                return Err(invalid(
+                    KEY,
+                    format!("{p} overlaps the inside on-link prefix {in_net}"),
+                ));
+            }
+            if let Some(s) = self.inside.subscribers.iter().find(|s| s.overlaps(p)) {
+                return Err(invalid(
+                    KEY,
+                    format!("{p} overlaps the subscriber prefix {s} (inside.subscribers)"),
+                ));
+            }
+        }
+        let mss = nat.tcp_mss_clamp;
+        if mss != 0 {
+            if !(536..=9000).contains(&mss) {
+                return Err(invalid(
+                    "nat.tcp_mss_clamp",
+                    format!("must be 0 (off) or between 536 and 9000 (got {mss})"),
+                ));
+            }
+            let mtu = self.inside.mtu.min(self.outside.mtu);
+            let max = mtu.saturating_sub(40);
+            if mss > max {
+                return Err(invalid(
+                    "nat.tcp_mss_clamp",
+                    format!(
+                        "must be at most {max} = the smaller port MTU ({mtu}) - 40 bytes of \
+                         IPv4 and TCP headers, or it lowers nothing (got {mss})"
+                    ),
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -375,7 +530,8 @@ fn validate_eal(eal: &EalConfig) -> Result {
 fn validate_dataplane(dp: &DataplaneConfig, pool: &PoolConfig) -> Result {
     between("dataplane.workers", dp.workers, 1, 64)?;
     let bpa = pool.blocks_per_address();
-    if u32::from(dp.workers) > bpa {
+    // Deterministic mode has no blocks: the rule is about dynamic block ownership.
+    if pool.mode == PoolMode::Dynamic && u32::from(dp.workers) > bpa {
         return Err(invalid(
             "dataplane.workers",
             format!(
@@ -442,6 +598,134 @@ fn validate_arp(arp: &ArpConfig) -> Result {
             format!(
                 "must not exceed arp.max_pending_total = {} (got {})",
                 arp.max_pending_total, arp.max_pending_per_host
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A timer: at least `min` seconds (the minimum the RFC `why` requires), at most `max`.
+fn check_timeout(key: &str, v: u32, min: u32, max: u32, why: &str) -> Result {
+    if v < min {
+        return Err(invalid(
+            key,
+            format!("must be at least {min} s ({why}) (got {v})"),
+        ));
+    }
+    if v > max {
+        return Err(invalid(key, format!("must be at most {max} s (got {v})")));
+    }
+    Ok(())
+}
+
+fn validate_timeouts(t: &TimeoutsConfig) -> Result {
+    const MAX: u32 = TimeoutsConfig::MAX_IDLE_SECS;
+    check_timeout("timeouts.udp", t.udp, 120, MAX, "RFC 4787 REQ-5")?;
+    check_timeout(
+        "timeouts.tcp_established",
+        t.tcp_established,
+        7440,
+        MAX,
+        "RFC 5382 REQ-5",
+    )?;
+    check_timeout(
+        "timeouts.tcp_transitory",
+        t.tcp_transitory,
+        240,
+        MAX,
+        "RFC 5382 REQ-5",
+    )?;
+    check_timeout(
+        "timeouts.tcp_syn_hold",
+        t.tcp_syn_hold,
+        6,
+        60,
+        "RFC 5382 REQ-4",
+    )?;
+    check_timeout("timeouts.icmp", t.icmp, 60, MAX, "RFC 5508 REQ-2")?;
+    check_timeout("timeouts.fragment", t.fragment, 2, 60, "RFC 8512")?;
+    if t.port.len() > TimeoutsConfig::MAX_PORT_OVERRIDES {
+        return Err(invalid(
+            "timeouts.port",
+            format!(
+                "at most {} overrides are supported (got {})",
+                TimeoutsConfig::MAX_PORT_OVERRIDES,
+                t.port.len()
+            ),
+        ));
+    }
+    for (i, o) in t.port.iter().enumerate() {
+        let key = |k: &str| format!("timeouts.port[{i}].{k}");
+        between(&key("port"), o.port, 1, u16::MAX)?;
+        if let Some(j) = t.port[..i]
+            .iter()
+            .position(|p| p.protocol == o.protocol && p.port == o.port)
+        {
+            return Err(invalid(
+                &key("port"),
+                format!(
+                    "{} port {} already has an override (timeouts.port[{j}])",
+                    o.protocol, o.port
+                ),
+            ));
+        }
+        let (min, why) = match o.protocol {
+            L4Proto::Udp if o.port < 1024 => (1, "0 would expire every mapping at once"),
+            L4Proto::Udp => (
+                120,
+                "RFC 4787 REQ-5; shorter UDP timeouts are allowed only for destination ports \
+                 below 1024, REQ-5a",
+            ),
+            L4Proto::Tcp => (240, "RFC 5382 REQ-5"),
+        };
+        if o.timeout < min {
+            return Err(invalid(
+                &key("timeout"),
+                format!(
+                    "must be at least {min} s for {} port {} ({why}) (got {})",
+                    o.protocol, o.port, o.timeout
+                ),
+            ));
+        }
+        if o.timeout > MAX {
+            return Err(invalid(
+                &key("timeout"),
+                format!("must be at most {MAX} s (got {})", o.timeout),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn validate_limits(l: &LimitsConfig) -> Result {
+    between(
+        "limits.max_sessions_per_subscriber",
+        l.max_sessions_per_subscriber,
+        1,
+        1_000_000,
+    )?;
+    between(
+        "limits.icmp_errors_per_second",
+        l.icmp_errors_per_second,
+        0,
+        100_000,
+    )
+}
+
+fn validate_fragments(f: &FragmentsConfig) -> Result {
+    between("fragments.max_datagrams", f.max_datagrams, 16, 1 << 20)?;
+    between(
+        "fragments.max_held_per_datagram",
+        f.max_held_per_datagram,
+        1,
+        64,
+    )?;
+    if f.max_held != 0 && f.max_held_per_datagram > f.max_held {
+        return Err(invalid(
+            "fragments.max_held_per_datagram",
+            format!(
+                "must not exceed fragments.max_held = {} (got {})",
+                f.max_held, f.max_held_per_datagram
             ),
         ));
     }
