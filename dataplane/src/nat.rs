@@ -490,7 +490,9 @@ impl NatState {
     }
 
     /// Reclaims expired sessions and bindings and ports whose hold-down passed: at most
-    /// `budget` of each kind per call.
+    /// `budget` of each kind per call. Stamps are whole seconds (the floor of the refresh
+    /// time), so an entry is kept while `now_s - stamp <= timeout`: it lives at least the full
+    /// timeout and at most one second longer, never less (RFC 5382 REQ-5's minimums).
     pub fn expire(&mut self, now_s: u32, budget: u32) -> Expired {
         let mut e = Expired::default();
         let classes = self.params.timeouts.classes();
@@ -500,7 +502,7 @@ impl NatState {
                 let Some((idx, stamp)) = self.sessions.oldest(c) else {
                     break;
                 };
-                if now_s.saturating_sub(stamp) < to {
+                if now_s.saturating_sub(stamp) <= to {
                     break;
                 }
                 self.remove_session(idx);
@@ -515,7 +517,7 @@ impl NatState {
                 let Some((idx, stamp)) = self.bindings.oldest(c) else {
                     break;
                 };
-                if now_s.saturating_sub(stamp) < to {
+                if now_s.saturating_sub(stamp) <= to {
                     break;
                 }
                 if self.bindings.get(idx).sessions > 0 {
@@ -532,7 +534,7 @@ impl NatState {
             let Some(c) = self.cooling.front().copied() else {
                 break;
             };
-            if now_s.saturating_sub(c.freed_at) < hold {
+            if now_s.saturating_sub(c.freed_at) <= hold {
                 break;
             }
             self.cooling.pop_front();

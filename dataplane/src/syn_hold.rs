@@ -140,7 +140,9 @@ impl SynHold {
         true
     }
 
-    /// Pops at most `budget` entries older than `hold_s`; live ones are reported to `expired`.
+    /// Pops at most `budget` entries held more than `hold_s` whole seconds (so at least
+    /// `hold_s` real seconds: RFC 5382 REQ-4's "at least 6 seconds"); live ones are reported to
+    /// `expired`.
     pub fn expire(
         &mut self,
         now_s: u32,
@@ -151,7 +153,7 @@ impl SynHold {
         for _ in 0..budget {
             let Some(&i) = self.fifo.front() else { break };
             let h = self.slab[i as usize];
-            if h.live && now_s.saturating_sub(h.since_s) < hold_s {
+            if h.live && now_s.saturating_sub(h.since_s) <= hold_s {
                 break;
             }
             self.fifo.pop_front();
@@ -192,12 +194,12 @@ mod tests {
         assert!(!t.hold(k(3), &ip, 11), "full");
         assert!(t.supersede(&k(2)));
         let mut out = vec![];
-        t.expire(15, 6, 10, |e| out.push(e.key));
-        assert!(out.is_empty(), "not yet 6 s");
         t.expire(16, 6, 10, |e| out.push(e.key));
+        assert!(out.is_empty(), "not yet 6 s");
+        t.expire(17, 6, 10, |e| out.push(e.key));
         assert_eq!(out, vec![k(1)]);
         assert_eq!(t.len(), 0);
-        assert!(t.hold(k(3), &ip, 16));
-        assert!(t.hold(k(4), &ip, 16), "superseded slot recycled");
+        assert!(t.hold(k(3), &ip, 17));
+        assert!(t.hold(k(4), &ip, 17), "superseded slot recycled");
     }
 }

@@ -18,7 +18,7 @@ use crate::timeouts;
 use crate::wire::icmp;
 use crate::wire::ipv4::{self, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 use crate::wire::l4::{tcp_flags, Segment};
-use crate::worker::{frag_drop, secs, wire_drop, Ip, Side, Tx, Worker, ETH};
+use crate::worker::{frag_drop, secs, wire_drop, FragValue, Ip, Side, Tx, Worker, ETH};
 
 /// L4 identity of a packet being translated.
 #[derive(Debug, Clone, Copy)]
@@ -383,30 +383,34 @@ impl<B: PacketBuf> Worker<B> {
         );
         self.clamp_mss(&mut buf, &f);
         self.counters.inc(Event::NatOut);
-        if ip.is_first_fragment() {
-            self.record_first_fragment(ip, &buf, (b.pub_ip, true), now, tx, alloc)?;
-        }
         if self.nat.is_pool_address(f.dst) {
             // Hairpinning (RFC 4787 REQ-9, RFC 5382 REQ-8, RFC 5508 REQ-7): the packet now
             // comes from the public endpoint and goes back in as if it arrived outside.
-            if ip.is_first_fragment() {
-                return Err(DropReason::FragmentUnsupported);
-            }
             let f2 = Flow {
                 src: b.pub_ip,
                 sport: b.pub_port,
                 ..f
             };
-            self.counters.inc(Event::Hairpinned);
-            return self
-                .nat_in(buf, ip, f2, now, tx, alloc, true)
+            let to = self
+                .nat
+                .map_inbound(f.proto, f.dst, f.dport)
+                .map(|i| self.nat.bindings.get(i).sub_ip);
+            self.nat_in(buf, ip, f2, now, tx, alloc, true)
                 .map_err(|r| match r {
                     DropReason::NoBinding
                     | DropReason::Filtered
                     | DropReason::TcpNoSession
                     | DropReason::SynUnsolicited => DropReason::Hairpin,
                     r => r,
-                });
+                })?;
+            self.counters.inc(Event::Hairpinned);
+            if let (true, Some(sub)) = (ip.is_first_fragment(), to) {
+                self.record_first_fragment(ip, (b.pub_ip, sub), now, tx, alloc)?;
+            }
+            return Ok(());
+        }
+        if ip.is_first_fragment() {
+            self.record_first_fragment(ip, (b.pub_ip, 0), now, tx, alloc)?;
         }
         let nh = self.next_hop(Side::Outside, f.dst)?;
         self.emit(Side::Outside, buf, nh, now, tx, alloc);
@@ -463,7 +467,7 @@ impl<B: PacketBuf> Worker<B> {
             self.clamp_mss(&mut buf, &f);
             self.counters.inc(Event::NatIn);
             if ip.is_first_fragment() {
-                self.record_first_fragment(ip, &buf, (b.sub_ip, false), now, tx, alloc)?;
+                self.record_first_fragment(ip, (0, b.sub_ip), now, tx, alloc)?;
             }
         }
         let nh = self.next_hop(Side::Inside, b.sub_ip)?;
@@ -487,13 +491,17 @@ impl<B: PacketBuf> Worker<B> {
     fn record_first_fragment(
         &mut self,
         ip: &Ip,
-        buf: &B,
-        v: (u32, bool),
+        v: FragValue,
         now: u64,
         tx: &mut Tx<B>,
         alloc: &mut impl BufAlloc<B>,
     ) -> Result<(), DropReason> {
-        let key = self.frag_key(ip, buf);
+        let key = FragKey {
+            src: ip.src,
+            dst: ip.dst,
+            proto: ip.proto,
+            ident: ip.ident,
+        };
         let info = FragInfo {
             offset: 0,
             len: ip.total.saturating_sub(u16::try_from(ip.hl).unwrap_or(0)),
@@ -522,41 +530,25 @@ impl<B: PacketBuf> Worker<B> {
         Ok(())
     }
 
-    fn frag_key(&self, ip: &Ip, buf: &B) -> FragKey {
-        let d = buf.data();
-        let ident = u16::from_be_bytes([
-            d.get(ETH + 4).copied().unwrap_or(0),
-            d.get(ETH + 5).copied().unwrap_or(0),
-        ]);
-        FragKey {
-            src: ip.src,
-            dst: ip.dst,
-            proto: ip.proto,
-            ident,
-        }
-    }
-
     /// A non-first fragment: translated with its first fragment's state, or held for it.
     pub(crate) fn non_first_fragment(
         &mut self,
-        side: Side,
         buf: B,
         ip: &Ip,
         now: u64,
         tx: &mut Tx<B>,
         alloc: &mut impl BufAlloc<B>,
     ) -> Result<(), DropReason> {
-        if side == Side::Inside && self.nat.is_pool_address(ip.dst) {
-            return Err(DropReason::FragmentUnsupported);
-        }
-        let key = self.frag_key(ip, &buf);
+        let key = FragKey {
+            src: ip.src,
+            dst: ip.dst,
+            proto: ip.proto,
+            ident: ip.ident,
+        };
         let info =
             FragInfo::of_ipv4(&buf.data()[ETH..ip.end]).ok_or(DropReason::FragmentConflict)?;
         match self.frags.non_first(key, buf, info, now) {
             NonFirst::Translate(b, v) => {
-                if ip.ttl <= 1 {
-                    return Err(DropReason::TtlExceeded);
-                }
                 self.forward_fragment(b, v, now, tx, alloc);
                 Ok(())
             }
@@ -568,28 +560,33 @@ impl<B: PacketBuf> Worker<B> {
         }
     }
 
+    /// Translates and sends a non-first fragment (now, or when released from the hold area).
     fn forward_fragment(
         &mut self,
         mut b: B,
-        (addr, outbound): (u32, bool),
+        (src, dst): FragValue,
         now: u64,
         tx: &mut Tx<B>,
         alloc: &mut impl BufAlloc<B>,
     ) {
         let d = b.data_mut();
         let Some(ipb) = d.get_mut(ETH..) else { return };
-        let dst = u32::from_be_bytes([ipb[16], ipb[17], ipb[18], ipb[19]]);
-        if outbound {
-            translate_fragment_addr(ipb, Some(addr), None);
-        } else {
-            translate_fragment_addr(ipb, None, Some(addr));
+        let (Some(&ttl), Some(orig_dst)) = (ipb.get(8), ipb.get(16..20)) else {
+            return;
+        };
+        let orig_dst = u32::from_be_bytes([orig_dst[0], orig_dst[1], orig_dst[2], orig_dst[3]]);
+        // A hairpinned fragment was decremented once by its outbound half only.
+        if ttl <= 1 {
+            self.counters.drop(DropReason::TtlExceeded);
+            return;
         }
+        translate_fragment_addr(ipb, (src != 0).then_some(src), (dst != 0).then_some(dst));
         ipv4::Packet::new_unchecked(&mut ipb[..]).decrement_ttl();
         self.counters.inc(Event::FragmentTranslated);
-        let (side, to) = if outbound {
-            (Side::Outside, dst)
+        let (side, to) = if dst != 0 {
+            (Side::Inside, dst)
         } else {
-            (Side::Inside, addr)
+            (Side::Outside, orig_dst)
         };
         match self.next_hop(side, to) {
             Ok(nh) => self.emit(side, b, nh, now, tx, alloc),
@@ -668,9 +665,6 @@ impl<B: PacketBuf> Worker<B> {
                 )
             }
             Side::Inside => {
-                if self.nat.is_pool_address(e.outer_dst) {
-                    return Err(DropReason::Hairpin);
-                }
                 let idx = self
                     .nat
                     .bindings
@@ -689,6 +683,31 @@ impl<B: PacketBuf> Worker<B> {
         };
         let d = &mut buf.data_mut()[ETH..ip.end];
         icmp_error::translate(d, &e, rw).map_err(|_| DropReason::IcmpErrorMalformed)?;
+        if side == Side::Inside && self.nat.is_pool_address(e.outer_dst) {
+            // A hairpinned error (RFC 5508 REQ-7): after the outbound half, the embedded
+            // packet's source is the other subscriber's public endpoint; translate it inbound.
+            let e2 = icmp_error::parse(d).map_err(|_| DropReason::IcmpErrorMalformed)?;
+            let idx = self
+                .nat
+                .map_inbound(e2.proto, e2.inner_src, e2.inner_sport)
+                .ok_or(DropReason::Hairpin)?;
+            let b = *self.nat.bindings.get(idx);
+            icmp_error::translate(
+                d,
+                &e2,
+                Rewrite::Inbound {
+                    addr: b.sub_ip,
+                    port: b.in_port,
+                },
+            )
+            .map_err(|_| DropReason::IcmpErrorMalformed)?;
+            ipv4::Packet::new_unchecked(&mut d[..]).decrement_ttl();
+            self.counters.inc(Event::IcmpErrorOut);
+            self.counters.inc(Event::Hairpinned);
+            let nh = self.next_hop(Side::Inside, b.sub_ip)?;
+            self.emit(Side::Inside, buf, nh, now, tx, alloc);
+            return Ok(());
+        }
         ipv4::Packet::new_unchecked(&mut d[..]).decrement_ttl();
         self.counters.inc(if side == Side::Outside {
             Event::IcmpErrorIn

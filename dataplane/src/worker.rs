@@ -70,9 +70,10 @@ impl<B> Tx<B> {
     }
 }
 
-/// The translation a fragmented datagram's later fragments get: the new address and whether it
-/// replaces the source (outbound) or the destination (inbound).
-pub(crate) type FragValue = (u32, bool);
+/// The translation a fragmented datagram's later fragments get: the new source and the new
+/// destination address (0: unchanged). Outbound: source only; inbound: destination only;
+/// hairpinned: both.
+pub(crate) type FragValue = (u32, u32);
 
 /// A worker.
 #[derive(Debug)]
@@ -138,6 +139,7 @@ pub(crate) struct Ip {
     pub frag_offset: u16,
     pub dont_frag: bool,
     pub total: u16,
+    pub ident: u16,
 }
 
 impl Ip {
@@ -414,6 +416,7 @@ impl<B: PacketBuf> Worker<B> {
                 frag_offset: p.frag_offset(),
                 dont_frag: p.dont_frag(),
                 total: p.total_len(),
+                ident: p.ident(),
             }
         };
         if buf.data().len() > ip.end {
@@ -446,7 +449,7 @@ impl<B: PacketBuf> Worker<B> {
             }
         }
         if ip.frag_offset != 0 {
-            return self.non_first_fragment(side, buf, &ip, now, tx, alloc);
+            return self.non_first_fragment(buf, &ip, now, tx, alloc);
         }
         if ip.proto == PROTO_ICMP {
             let t = buf.data().get(ETH + ip.hl).copied().unwrap_or(0);

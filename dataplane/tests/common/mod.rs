@@ -268,3 +268,191 @@ pub fn assert_checksums_ok(frame: &[u8]) {
 pub fn addr(a: [u8; 4]) -> Ipv4Addr {
     Ipv4Addr::from(a)
 }
+
+// ---- Builders and accessors added for tests/rfc.rs (append-only) -----------------------------
+
+/// TCP flag bits for [`tcp_seg`].
+pub const TCP_FIN: u8 = 0x01;
+/// SYN.
+pub const TCP_SYN: u8 = 0x02;
+/// RST.
+pub const TCP_RST: u8 = 0x04;
+/// ACK.
+pub const TCP_ACK: u8 = 0x10;
+
+/// An unfragmented IPv4 header for the `*_with` builders: identification and DF as given
+/// (etherparse's `ipv4()` step always uses identification 0 and DF set).
+pub fn ipv4_header(
+    src: [u8; 4],
+    dst: [u8; 4],
+    ttl: u8,
+    ident: u16,
+    df: bool,
+) -> etherparse::Ipv4Header {
+    etherparse::Ipv4Header {
+        source: src,
+        destination: dst,
+        time_to_live: ttl,
+        identification: ident,
+        dont_fragment: df,
+        ..Default::default()
+    }
+}
+
+fn step_ip(
+    smac: [u8; 6],
+    dmac: [u8; 6],
+    h: etherparse::Ipv4Header,
+) -> etherparse::PacketBuilderStep<etherparse::IpHeaders> {
+    PacketBuilder::ethernet2(smac, dmac).ip(etherparse::IpHeaders::Ipv4(h, Default::default()))
+}
+
+/// A UDP frame with the caller's IPv4 header (identification, DF, TTL).
+pub fn udp_with(
+    smac: [u8; 6],
+    dmac: [u8; 6],
+    h: etherparse::Ipv4Header,
+    sport: u16,
+    dport: u16,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut v = Vec::new();
+    step_ip(smac, dmac, h)
+        .udp(sport, dport)
+        .write(&mut v, payload)
+        .unwrap();
+    v
+}
+
+/// A TCP segment with `flags` ([`TCP_SYN`], [`TCP_ACK`], ...), seq 1000, ack 777 when ACK is
+/// set, window 64240 and, when given, an MSS option. `tcp_seg(.., TCP_SYN, None, ..)` equals
+/// `tcp(.., true, ..)` and `tcp_seg(.., TCP_ACK, None, ..)` equals `tcp(.., false, ..)`.
+pub fn tcp_seg(
+    smac: [u8; 6],
+    dmac: [u8; 6],
+    src: [u8; 4],
+    sport: u16,
+    dst: [u8; 4],
+    dport: u16,
+    ttl: u8,
+    flags: u8,
+    mss: Option<u16>,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut b = PacketBuilder::ethernet2(smac, dmac)
+        .ipv4(src, dst, ttl)
+        .tcp(sport, dport, 1000, 64240);
+    if flags & TCP_SYN != 0 {
+        b = b.syn();
+    }
+    if flags & TCP_ACK != 0 {
+        b = b.ack(777);
+    }
+    if flags & TCP_FIN != 0 {
+        b = b.fin();
+    }
+    if flags & TCP_RST != 0 {
+        b = b.rst();
+    }
+    if let Some(m) = mss {
+        b = b
+            .options(&[etherparse::TcpOptionElement::MaximumSegmentSize(m)])
+            .unwrap();
+    }
+    let mut v = Vec::new();
+    b.write(&mut v, payload).unwrap();
+    v
+}
+
+/// An ICMP message of any type and code, rest-of-header `rest`, followed by `body` (for an
+/// error: the quoted datagram from its IP header on), with the caller's IPv4 header.
+pub fn icmp_with(
+    smac: [u8; 6],
+    dmac: [u8; 6],
+    h: etherparse::Ipv4Header,
+    icmp_type: u8,
+    code: u8,
+    rest: [u8; 4],
+    body: &[u8],
+) -> Vec<u8> {
+    let mut v = Vec::new();
+    step_ip(smac, dmac, h)
+        .icmpv4_raw(icmp_type, code, rest)
+        .write(&mut v, body)
+        .unwrap();
+    v
+}
+
+/// [`icmp_with`] with an etherparse default header (identification 0, DF set).
+pub fn icmp_raw(
+    smac: [u8; 6],
+    dmac: [u8; 6],
+    src: [u8; 4],
+    dst: [u8; 4],
+    ttl: u8,
+    icmp_type: u8,
+    code: u8,
+    rest: [u8; 4],
+    body: &[u8],
+) -> Vec<u8> {
+    let h = etherparse::Ipv4Header {
+        source: src,
+        destination: dst,
+        time_to_live: ttl,
+        ..Default::default()
+    };
+    icmp_with(smac, dmac, h, icmp_type, code, rest, body)
+}
+
+/// Splits the unfragmented Ethernet/IPv4 frame `frame` into fragments whose IP payloads start
+/// at 0 and at each of `cuts` (byte offsets, ascending multiples of 8), as a router would:
+/// same identification, DF clear, MF on all but the last, header checksums recomputed.
+pub fn fragment(frame: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
+    let (h, rest) = etherparse::Ipv4Header::from_slice(&frame[14..]).unwrap();
+    let payload = &rest[..usize::from(h.payload_len().unwrap())];
+    let mut bounds = vec![0];
+    bounds.extend_from_slice(cuts);
+    bounds.push(payload.len());
+    let mut out = Vec::new();
+    for (i, w) in bounds.windows(2).enumerate() {
+        let (start, end) = (w[0], w[1]);
+        assert!(start % 8 == 0 && start < end, "bad cut {start}..{end}");
+        let mut fh = h.clone();
+        fh.dont_fragment = false;
+        fh.more_fragments = i + 2 < bounds.len();
+        fh.fragment_offset =
+            etherparse::IpFragOffset::try_new(u16::try_from(start / 8).unwrap()).unwrap();
+        fh.set_payload_len(end - start).unwrap();
+        let mut v = frame[..14].to_vec();
+        fh.write(&mut v).unwrap();
+        v.extend_from_slice(&payload[start..end]);
+        out.push(v);
+    }
+    out
+}
+
+/// The IPv4 datagram of an Ethernet frame (what an ICMP error quotes).
+pub fn ip_part(frame: &[u8]) -> &[u8] {
+    &frame[14..]
+}
+
+/// The IPv4 identification of an Ethernet/IPv4 frame.
+pub fn ipv4_ident(frame: &[u8]) -> u16 {
+    u16::from_be_bytes([frame[18], frame[19]])
+}
+
+/// Destination address and port of an IPv4 TCP/UDP frame.
+pub fn dst_of(frame: &[u8]) -> ([u8; 4], u16) {
+    let a = [frame[30], frame[31], frame[32], frame[33]];
+    let ihl = usize::from(frame[14] & 0xf) * 4;
+    let p = u16::from_be_bytes([frame[16 + ihl], frame[17 + ihl]]);
+    (a, p)
+}
+
+/// Source address and echo identifier of an IPv4 ICMP echo frame.
+pub fn echo_src_of(frame: &[u8]) -> ([u8; 4], u16) {
+    let a = [frame[26], frame[27], frame[28], frame[29]];
+    let ihl = usize::from(frame[14] & 0xf) * 4;
+    let id = u16::from_be_bytes([frame[18 + ihl], frame[19 + ihl]]);
+    (a, id)
+}
