@@ -21,7 +21,7 @@
 
 use std::time::{Duration, Instant};
 
-use benches::{config, quick, shape_1m, Rig, Shape, SEC};
+use benches::{config, shape_1m, small_tables, Rig, Shape, SEC};
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 
 fn fresh(c: &mut Criterion) {
@@ -44,8 +44,8 @@ fn fresh(c: &mut Criterion) {
     g.finish();
 }
 
-/// A table at steady state: `batches - 1` batches of `batch` bindings alive, one batch
-/// expiring and one being created per second.
+/// A table at steady state: `batches - 1` batches of `batch` bindings alive after each
+/// creation, one batch expiring and one being created per second.
 struct Churn {
     rig: Rig,
     shape: Shape,
@@ -60,9 +60,10 @@ impl Churn {
         assert_eq!(n % batch, 0);
         let batches = n / batch;
         let mut cfg = config(shape, n);
-        // A binding created at second s is reclaimed at second s + batches - 1, just before
-        // its inside port is used again.
-        cfg.timeouts.udp = batches - 1;
+        // A binding created at second s is reclaimed at second s + batches - 1 (it lives while
+        // its age is <= the timeout), just before its inside port is used again. (Were expiry
+        // at age >= timeout, it would go one second earlier: still one batch per second.)
+        cfg.timeouts.udp = batches - 2;
         let mut c = Self {
             rig: Rig::new(cfg),
             shape,
@@ -103,7 +104,7 @@ impl Churn {
 
 fn steady(c: &mut Criterion) {
     let shape = shape_1m();
-    let batch = if quick() { 1024 } else { 16_384 };
+    let batch = if small_tables() { 1024 } else { 16_384 };
     let mut churn = Churn::new(shape, batch);
     let mut g = c.benchmark_group("create");
     g.throughput(Throughput::Elements(u64::from(batch)));
@@ -131,7 +132,7 @@ fn drain(c: &mut Criterion) {
             for _ in 0..iters {
                 let mut r = Rig::new(config(shape, n));
                 r.establish(shape, 0..n);
-                r.now += u64::from(config(shape, n).timeouts.udp) * SEC;
+                r.now += u64::from(config(shape, n).timeouts.udp + 1) * SEC;
                 let start = Instant::now();
                 while r.w.bindings() > 0 {
                     let left = r.w.bindings();

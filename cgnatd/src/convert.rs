@@ -149,6 +149,7 @@ pub fn worker_config(
             max_held_total: cfg.fragments.max_held,
         },
         max_syn_hold: 4096,
+        translate: true,
         neighbors: NeighborParams {
             entry_timeout_ns: u64::from(arp.entry_timeout_secs) * 1_000_000_000,
             request_interval_ns: u64::from(arp.request_interval_ms) * 1_000_000,

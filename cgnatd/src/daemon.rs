@@ -193,7 +193,7 @@ pub fn run(cfg: &Config) -> Result<(), DaemonError> {
     let mut total = Counters::default();
     for j in joins {
         match j.wait() {
-            Ok(c) => total.merge(&c),
+            Ok(r) => total.merge(&r.counters),
             Err(e) => warn!("worker failed: {e}"),
         }
     }

@@ -2,6 +2,7 @@
 //! signals and shutdown; behaviour lives in `dataplane` and `control`.
 #![forbid(unsafe_code)]
 
+mod bench;
 mod convert;
 mod daemon;
 mod pkt;
@@ -21,6 +22,16 @@ struct Cli {
     /// Validate this configuration file and exit (0: valid, 2: invalid). Starts nothing.
     #[arg(long, value_name = "FILE")]
     check_config: Option<PathBuf>,
+    /// Run the built-in traffic generator with this profile (pktgen-profiles/builtin/*.toml)
+    /// against a worker on DPDK rings, print the results as JSON and exit.
+    #[arg(long, value_name = "PROFILE", conflicts_with_all = ["config", "check_config"])]
+    bench: Option<PathBuf>,
+    /// With --bench: forward without translating (the I/O ceiling).
+    #[arg(long, requires = "bench")]
+    no_translate: bool,
+    /// With --bench: also write the JSON result to this file.
+    #[arg(long, value_name = "FILE", requires = "bench")]
+    json: Option<PathBuf>,
 }
 
 /// Exit code for an invalid configuration.
@@ -36,6 +47,26 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| "info".into()),
         )
         .init();
+    if let Some(profile) = cli.bench {
+        let opts = bench::BenchOpts {
+            translate: !cli.no_translate,
+            json: cli.json,
+        };
+        return match bench::run(&profile, &opts) {
+            Ok(json) => {
+                println!("{json}");
+                ExitCode::SUCCESS
+            }
+            Err(e @ bench::BenchError::Profile(_)) => {
+                eprintln!("cgnatd: {}: {e}", profile.display());
+                ExitCode::from(EXIT_BAD_CONFIG)
+            }
+            Err(e) => {
+                eprintln!("cgnatd: bench: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if let Some(path) = cli.check_config {
         return match daemon::load(&path) {
             Ok(_) => {

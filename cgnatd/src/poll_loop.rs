@@ -7,23 +7,78 @@
 
 use crate::pkt::{Pkt, PoolAlloc};
 use dataplane::{Counters, DropReason, Side, Tx, Worker};
-use dpdk::{Mbuf, RxQueue, TxQueue};
+use dpdk::{Mbuf, RingConsumer, RingProducer, RxQueue, TxQueue};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+/// Where a worker receives bursts: an ethdev RX queue, or (benchmark mode) a ring.
+pub trait BurstRx: Send {
+    /// Appends up to `max` frames to `out`; returns how many.
+    fn rx_burst(&mut self, out: &mut Vec<Mbuf>, max: usize) -> usize;
+}
+
+/// Where a worker sends bursts: an ethdev TX queue, or (benchmark mode) a ring.
+pub trait BurstTx: Send {
+    /// Sends frames from the front of `bufs`; unsent ones stay. Returns how many were sent.
+    fn tx_burst(&mut self, bufs: &mut Vec<Mbuf>) -> usize;
+}
+
+impl BurstRx for RxQueue {
+    #[inline]
+    fn rx_burst(&mut self, out: &mut Vec<Mbuf>, max: usize) -> usize {
+        RxQueue::rx_burst(self, out, max)
+    }
+}
+
+impl BurstTx for TxQueue {
+    #[inline]
+    fn tx_burst(&mut self, bufs: &mut Vec<Mbuf>) -> usize {
+        TxQueue::tx_burst(self, bufs)
+    }
+}
+
+impl BurstRx for RingConsumer {
+    #[inline]
+    fn rx_burst(&mut self, out: &mut Vec<Mbuf>, max: usize) -> usize {
+        self.dequeue_burst(out, max)
+    }
+}
+
+impl BurstTx for RingProducer {
+    #[inline]
+    fn tx_burst(&mut self, bufs: &mut Vec<Mbuf>) -> usize {
+        self.enqueue_burst(bufs)
+    }
+}
+
 /// The queues and pool one worker polls.
 #[derive(Debug)]
-pub struct WorkerIo {
+pub struct WorkerIo<R, T> {
     /// Inside port RX queue.
-    pub in_rx: RxQueue,
+    pub in_rx: R,
     /// Inside port TX queue.
-    pub in_tx: TxQueue,
+    pub in_tx: T,
     /// Outside port RX queue.
-    pub out_rx: RxQueue,
+    pub out_rx: R,
     /// Outside port TX queue.
-    pub out_tx: TxQueue,
+    pub out_tx: T,
     /// Mbufs for generated frames (ARP requests, ICMP errors).
     pub alloc: PoolAlloc,
+}
+
+/// What the loop reports when it stops.
+#[derive(Debug, Clone)]
+pub struct LoopReport {
+    /// The worker's counters.
+    pub counters: Counters,
+    /// Loop iterations.
+    pub polls: u64,
+    /// Iterations in which neither port had a frame.
+    pub idle_polls: u64,
+    /// Bindings at the end.
+    pub bindings: u32,
+    /// Bytes of preallocated NAT state.
+    pub state_bytes: usize,
 }
 
 /// Nanoseconds from the TSC.
@@ -53,7 +108,12 @@ impl TscClock {
 
 const TIMER_INTERVAL_NS: u64 = 1_000_000;
 
-fn flush(q: &mut Vec<Pkt>, scratch: &mut Vec<Mbuf>, txq: &mut TxQueue, counters: &mut Counters) {
+fn flush(
+    q: &mut Vec<Pkt>,
+    scratch: &mut Vec<Mbuf>,
+    txq: &mut impl BurstTx,
+    counters: &mut Counters,
+) {
     if q.is_empty() {
         return;
     }
@@ -69,8 +129,13 @@ fn flush(q: &mut Vec<Pkt>, scratch: &mut Vec<Mbuf>, txq: &mut TxQueue, counters:
     }
 }
 
-/// Runs the loop until `stop` is set; returns the final counters.
-pub fn run(mut w: Worker<Pkt>, mut io: WorkerIo, burst: usize, stop: Arc<AtomicBool>) -> Counters {
+/// Runs the loop until `stop` is set; returns the final counters and loop statistics.
+pub fn run<R: BurstRx, T: BurstTx>(
+    mut w: Worker<Pkt>,
+    mut io: WorkerIo<R, T>,
+    burst: usize,
+    stop: Arc<AtomicBool>,
+) -> LoopReport {
     let clock = TscClock::new();
     let burst = burst.clamp(1, 64);
     let mut rx: Vec<Mbuf> = Vec::with_capacity(64);
@@ -78,16 +143,24 @@ pub fn run(mut w: Worker<Pkt>, mut io: WorkerIo, burst: usize, stop: Arc<AtomicB
     let mut scratch: Vec<Mbuf> = Vec::with_capacity(1024);
     let mut tx: Tx<Pkt> = Tx::with_capacity(1024);
     let mut last_timer = 0u64;
+    let (mut polls, mut idle_polls) = (0u64, 0u64);
     while !stop.load(Ordering::Relaxed) {
         let now = clock.now_ns();
+        polls += 1;
+        let mut got = 0;
         for (side, q) in [
             (Side::Inside, &mut io.in_rx),
             (Side::Outside, &mut io.out_rx),
         ] {
-            if q.rx_burst(&mut rx, burst) > 0 {
+            let n = q.rx_burst(&mut rx, burst);
+            if n > 0 {
+                got += n;
                 frames.extend(rx.drain(..).map(Pkt));
                 w.process_burst(side, &mut frames, now, &mut tx, &mut io.alloc);
             }
+        }
+        if got == 0 {
+            idle_polls += 1;
         }
         if now.saturating_sub(last_timer) >= TIMER_INTERVAL_NS {
             last_timer = now;
@@ -97,5 +170,11 @@ pub fn run(mut w: Worker<Pkt>, mut io: WorkerIo, burst: usize, stop: Arc<AtomicB
         flush(&mut tx.inside, &mut scratch, &mut io.in_tx, c);
         flush(&mut tx.outside, &mut scratch, &mut io.out_tx, c);
     }
-    w.counters().clone()
+    LoopReport {
+        counters: w.counters().clone(),
+        polls,
+        idle_polls,
+        bindings: w.bindings(),
+        state_bytes: w.nat().memory(),
+    }
 }

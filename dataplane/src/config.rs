@@ -88,6 +88,10 @@ pub struct WorkerConfig {
     pub fragments: FragParams,
     /// Unsolicited inbound SYNs held at once.
     pub max_syn_hold: u32,
+    /// Translate (normal operation). `false` forwards IPv4 between the ports unchanged except
+    /// for TTL and MACs: the benchmark's I/O ceiling (`forward_mpps_per_core`), never a
+    /// production setting.
+    pub translate: bool,
     /// ARP cache parameters (same for both ports).
     pub neighbors: NeighborParams,
     /// ICMP errors the worker may generate per second (token bucket, burst the same).
@@ -135,6 +139,7 @@ impl WorkerConfig {
             tcp_mss_clamp: 0,
             fragments: FragParams::default(),
             max_syn_hold: 1024,
+            translate: true,
             neighbors: NeighborParams::default(),
             icmp_error_rate: 100,
             seed: 0x5eed,

@@ -448,6 +448,10 @@ impl<B: PacketBuf> Worker<B> {
                 }
             }
         }
+        if !self.cfg.translate {
+            let to = if side == Side::Inside { Side::Outside } else { Side::Inside };
+            return self.passthrough(to, buf, &ip, now, tx, alloc);
+        }
         if ip.frag_offset != 0 {
             return self.non_first_fragment(buf, &ip, now, tx, alloc);
         }
