@@ -15,7 +15,7 @@ pub fn key(proto: u8, addr: u32, port: u16) -> u64 {
     (u64::from(proto) << 48) | (u64::from(addr) << 16) | u64::from(port)
 }
 
-/// One binding (28 bytes).
+/// One binding (36 bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Binding {
     /// Subscriber (inside) address.
@@ -34,6 +34,11 @@ pub struct Binding {
     pub block: u32,
     /// Sessions under this binding (it is not expired while any exist).
     pub sessions: u32,
+    /// Last refresh, seconds (mirrors the LRU stamp so the per-packet "already refreshed this
+    /// second?" check reads the record the lookup already brought into cache).
+    pub stamp: u32,
+    /// Timeout class (mirrors the LRU list it is on).
+    pub class: u8,
 }
 
 impl Binding {
@@ -56,6 +61,8 @@ impl Binding {
             subscriber,
             block,
             sessions: 0,
+            stamp: 0,
+            class: 0,
         }
     }
 }
@@ -146,7 +153,11 @@ impl BindingTable {
     /// Inserts `b` on the list of `class`; `None` if the table is full.
     pub fn insert(&mut self, b: Binding, class: u8, now_s: u32) -> Option<u32> {
         let idx = self.free.pop()?;
-        self.slab[idx as usize] = b;
+        self.slab[idx as usize] = Binding {
+            stamp: now_s,
+            class,
+            ..b
+        };
         self.by_inside
             .insert(hash64(key(b.proto, b.sub_ip, b.in_port)), idx);
         self.by_outside
@@ -170,7 +181,36 @@ impl BindingTable {
     /// Refreshes a binding in `class`.
     #[inline]
     pub fn touch(&mut self, idx: u32, class: u8, now_s: u32) {
+        let b = &mut self.slab[idx as usize];
+        if b.stamp == now_s && b.class == class {
+            return;
+        }
+        b.stamp = now_s;
+        b.class = class;
         self.lru.touch(idx, class, now_s);
+    }
+
+    /// Loads the index slot (and, when its tag matches, the record) a later
+    /// [`find_inside`](Self::find_inside) of `k` will read, so that a burst's cache misses
+    /// overlap instead of happening one after another. Returns a value to feed to
+    /// `std::hint::black_box` so the loads are not optimised away.
+    #[inline]
+    pub fn warm_inside(&self, k: u64) -> u32 {
+        self.warm(&self.by_inside, k)
+    }
+
+    /// As [`warm_inside`](Self::warm_inside) for [`find_outside`](Self::find_outside).
+    #[inline]
+    pub fn warm_outside(&self, k: u64) -> u32 {
+        self.warm(&self.by_outside, k)
+    }
+
+    #[inline]
+    fn warm(&self, index: &Index, k: u64) -> u32 {
+        match index.home_slot(hash64(k)) {
+            Some(i) => self.slab.get(i as usize).map_or(0, |b| b.sub_ip ^ b.stamp),
+            None => 0,
+        }
     }
 
     /// The oldest binding of a class and its last refresh.
@@ -180,7 +220,7 @@ impl BindingTable {
 
     /// Class of a binding.
     pub fn class(&self, idx: u32) -> u8 {
-        self.lru.class(idx)
+        self.slab[idx as usize].class
     }
 
     /// Last refresh of a binding, seconds.

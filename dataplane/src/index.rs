@@ -75,6 +75,15 @@ impl Index {
         tag as usize & self.mask
     }
 
+    /// The slab index stored in the home slot of hash `h` when its tag matches (a cheap,
+    /// possibly wrong guess used only to warm caches before the real lookup).
+    #[inline]
+    pub fn home_slot(&self, h: u64) -> Option<u32> {
+        let tag = tag_of(h);
+        let s = self.slots[self.home(tag)];
+        (s.tag == tag).then_some(s.idx)
+    }
+
     /// The slab index of the entry with hash `h` for which `eq(idx)` holds.
     #[inline]
     pub fn find(&self, h: u64, eq: impl Fn(u32) -> bool) -> Option<u32> {
