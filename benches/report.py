@@ -128,10 +128,20 @@ def main():
         "nat_in_mpps_per_core_1m_thp": mpps("translate/in_1m_thp"),
         "nat_mpps_per_core_1m_lookahead": mpps("translate/out_1m_lookahead"),
         "prepare_ns_per_packet": ns_per_elem("translate/prepare_only"),
-        "forward_mpps_per_core": None,
-        "forward_mpps_per_core_note": "needs the built-in traffic generator on DPDK "
-        "virtual devices (plain L3 forwarding through the same poll loop); not done yet",
-        "nat_forward_ratio": None,
+        # End to end through the real poll loop on DPDK rings (cgnatd --bench), one worker
+        # core, the generator on the other core.
+        "io_nat_mpps_per_core_10k": gen("nat_10k", "mpps"),
+        "io_nat_mpps_per_core_1m": gen("nat_1m", "mpps"),
+        "forward_mpps_per_core": gen("fwd_10k", "mpps"),
+        "nat_forward_ratio": ratio(gen("nat_1m", "mpps"), gen("fwd_10k", "mpps")),
+        "io_cps_per_core": gen("cps", "cps"),
+        "io_imix_mpps_per_core": gen("imix", "mpps"),
+        "io_rfc9693_bidir_mpps_per_core": gen("rfc9693", "mpps"),
+        "io_latency_p50_ns_10k": gen_lat("nat_10k", "p50"),
+        "io_latency_p99_ns_10k": gen_lat("nat_10k", "p99"),
+        "io_worker_idle_ratio_nat_10k": gen("nat_10k", "worker_idle_ratio"),
+        "io_worker_idle_ratio_fwd_10k": gen("fwd_10k", "worker_idle_ratio"),
+        "io_lost_nat_10k": gen_meas("nat_10k", "lost_out"),
         # Sessions.
         "cps_per_core": per_sec("create/fresh_1m"),
         "cps_steady_per_core": per_sec("create/steady_1m"),
@@ -168,12 +178,42 @@ def main():
         f.write("\n")
 
     print_table(r)
-    missing = [k for k in REQUIRED if k not in r or (r[k] is None and k != "forward_mpps_per_core")]
+    missing = [k for k in REQUIRED if k not in r or r[k] is None]
     if missing:
         print(f"missing metrics: {', '.join(missing)}", file=sys.stderr)
         return 1
     print(f"\nreport: {os.path.join(OUT, 'report.json')}")
     return 0
+
+
+def gen_json(name):
+    path = os.path.join(OUT, f"gen_{name}.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def gen(name, key):
+    j = gen_json(name)
+    return None if j is None else j.get(key)
+
+
+def gen_lat(name, key):
+    j = gen_json(name)
+    return None if j is None else j.get("latency_out_ns", {}).get(key)
+
+
+def gen_meas(name, key):
+    j = gen_json(name)
+    return None if j is None else j.get("measured", {}).get(key)
+
+
+def ratio(a, b):
+    if a is None or not b:
+        return None
+    return round(a / b, 3)
 
 
 def fmt(v):

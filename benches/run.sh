@@ -60,6 +60,22 @@ if [[ "${CGNAT_BENCH_NO_THP:-0}" != 1 ]]; then
         --noplot '^translate/(out|in)_1m_thp$'
 fi
 
+log "built-in generator: the real poll loop on DPDK rings (cgnatd --bench)"
+"$CARGO" build -q --release -p cgnatd
+CGNATD="$TARGET_DIR/release/cgnatd"
+GEN_PROFILES=(nat_10k:udp64_10k.toml fwd_10k:udp64_10k.toml nat_1m:udp64_1m.toml
+    cps:cps.toml imix:imix_10k.toml rfc9693:rfc9693_bidir_10k.toml)
+for entry in "${GEN_PROFILES[@]}"; do
+    name=${entry%%:*} profile=${entry#*:}
+    [[ "$QUICK" == 1 ]] && profile=smoke.toml
+    extra=()
+    [[ "$name" == fwd_* ]] && extra=(--no-translate)
+    log "  $name ($profile ${extra[*]})"
+    "${NICE[@]}" "$CGNATD" --bench "$ROOT/pktgen-profiles/builtin/$profile" "${extra[@]}" \
+        --json "$OUT/gen_$name.json" >/dev/null 2>"$OUT/gen_$name.log" ||
+        { cat "$OUT/gen_$name.log" >&2; exit 1; }
+done
+
 log "capacity probe"
 "${NICE[@]}" "$CARGO" run -q -p benches "${RUN_ARGS[@]}" --bin capacity >"$OUT/capacity.json"
 LOAD_END=$(cut -d' ' -f1 /proc/loadavg)

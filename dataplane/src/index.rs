@@ -7,8 +7,8 @@
 //! linear probing and backward-shift deletion (Knuth 6.4, Algorithm R), so deletes leave no
 //! tombstones and the table never rehashes. A slot is 8 bytes: 32 bits of the key's hash (the
 //! tag, with 0 meaning empty) and the 32-bit slab index; the full key is compared by the caller
-//! through the slab. The table has at least twice as many slots as entries, so probes stay
-//! short (expected < 1.5 at load 0.5).
+//! through the slab. The table has at least 4/3 as many slots as entries (load at most 0.75,
+//! typically about 0.5 after power-of-two rounding), so probes stay short.
 
 /// Mixes a key into a well-distributed 64-bit hash (the murmur3 finaliser).
 #[inline]
@@ -44,9 +44,14 @@ fn tag_of(h: u64) -> u32 {
 }
 
 impl Index {
-    /// An index for at most `cap` entries.
+    /// An index for at most `cap` entries: at least 4/3 as many slots (load ≤ 0.75; with
+    /// power-of-two rounding usually 0.375..0.75).
     pub fn with_capacity(cap: u32) -> Self {
-        let n = (cap as usize).saturating_mul(2).max(8).next_power_of_two();
+        let n = (cap as usize)
+            .saturating_mul(4)
+            .div_ceil(3)
+            .max(8)
+            .next_power_of_two();
         Self {
             slots: vec![Slot::default(); n],
             mask: n - 1,

@@ -1,15 +1,16 @@
 //! Per-class LRU lists over slab slots, for timeout-driven expiry without table walks.
 //!
 //! Each slot of a slab (bindings, sessions) is on exactly one list, the list of its timeout
-//! class, ordered by last refresh: the head is the oldest. A refresh moves the slot to the tail
-//! at most once per second (`stamp` is in seconds), so the per-packet cost is a comparison in
-//! the common case. Expiry looks only at list heads, and stops at the first one still alive, so
-//! reclaiming is O(expired), bounded by the caller's budget. Links live in parallel arrays
-//! (`prev`, `next`, `stamp`, `class`) allocated once.
+//! class, ordered by last refresh: the head is the oldest. The owner keeps each slot's class and
+//! refresh stamp in the record itself (the per-packet "refreshed this second already?" check
+//! then reads the record the lookup brought into cache) and moves a slot to the tail at most
+//! once per second. Expiry looks only at list heads and stops at the first one still alive, so
+//! reclaiming is O(expired), bounded by the caller's budget. The links are two parallel `u32`
+//! arrays allocated once (8 bytes a slot).
 
 /// No slot.
 pub const NIL: u32 = u32::MAX;
-/// Most timeout classes (fixed ones plus per-destination-port overrides).
+/// Most timeout classes (fixed ones, per-destination-port overrides, hold-down).
 pub const MAX_CLASSES: usize = 16;
 
 /// The lists.
@@ -17,8 +18,6 @@ pub const MAX_CLASSES: usize = 16;
 pub struct Lru {
     prev: Vec<u32>,
     next: Vec<u32>,
-    stamp: Vec<u32>,
-    class: Vec<u8>,
     heads: [u32; MAX_CLASSES],
     tails: [u32; MAX_CLASSES],
 }
@@ -30,8 +29,6 @@ impl Lru {
         Self {
             prev: vec![NIL; n],
             next: vec![NIL; n],
-            stamp: vec![0; n],
-            class: vec![0; n],
             heads: [NIL; MAX_CLASSES],
             tails: [NIL; MAX_CLASSES],
         }
@@ -39,15 +36,13 @@ impl Lru {
 
     /// Bytes held.
     pub fn memory(&self) -> usize {
-        self.prev.capacity() * 13
+        (self.prev.capacity() + self.next.capacity()) * 4
     }
 
-    /// Links slot `i` at the tail of `class` with stamp `now_s`.
-    pub fn push(&mut self, i: u32, class: u8, now_s: u32) {
+    /// Links slot `i` at the tail of `class`.
+    pub fn push(&mut self, i: u32, class: u8) {
         let c = usize::from(class) % MAX_CLASSES;
         let iu = i as usize;
-        self.class[iu] = class;
-        self.stamp[iu] = now_s;
         let t = self.tails[c];
         self.prev[iu] = t;
         self.next[iu] = NIL;
@@ -59,10 +54,10 @@ impl Lru {
         self.tails[c] = i;
     }
 
-    /// Unlinks slot `i` from its list.
-    pub fn unlink(&mut self, i: u32) {
+    /// Unlinks slot `i` from the list of `class` (the class it was pushed with).
+    pub fn unlink(&mut self, i: u32, class: u8) {
         let iu = i as usize;
-        let c = usize::from(self.class[iu]) % MAX_CLASSES;
+        let c = usize::from(class) % MAX_CLASSES;
         let (p, n) = (self.prev[iu], self.next[iu]);
         if p == NIL {
             self.heads[c] = n;
@@ -78,35 +73,18 @@ impl Lru {
         self.next[iu] = NIL;
     }
 
-    /// Refreshes slot `i`: moves it to the tail of `class` unless it is already there with the
-    /// same stamp second.
+    /// Moves slot `i` from the list of `old` to the tail of `new`.
     #[inline]
-    pub fn touch(&mut self, i: u32, class: u8, now_s: u32) {
-        let iu = i as usize;
-        if self.stamp[iu] == now_s && self.class[iu] == class {
-            return;
-        }
-        self.unlink(i);
-        self.push(i, class, now_s);
+    pub fn move_to_tail(&mut self, i: u32, old: u8, new: u8) {
+        self.unlink(i, old);
+        self.push(i, new);
     }
 
-    /// The oldest slot of `class`, with its stamp.
+    /// The oldest slot of `class`.
     #[inline]
-    pub fn oldest(&self, class: u8) -> Option<(u32, u32)> {
+    pub fn oldest(&self, class: u8) -> Option<u32> {
         let h = self.heads[usize::from(class) % MAX_CLASSES];
-        (h != NIL).then(|| (h, self.stamp[h as usize]))
-    }
-
-    /// Class of slot `i`.
-    #[inline]
-    pub fn class(&self, i: u32) -> u8 {
-        self.class[i as usize]
-    }
-
-    /// Last refresh of slot `i`, seconds.
-    #[inline]
-    pub fn stamp(&self, i: u32) -> u32 {
-        self.stamp[i as usize]
+        (h != NIL).then_some(h)
     }
 }
 
@@ -117,19 +95,19 @@ mod tests {
     #[test]
     fn order_and_classes() {
         let mut l = Lru::new(4);
-        l.push(0, 0, 1);
-        l.push(1, 0, 2);
-        l.push(2, 3, 2);
-        assert_eq!(l.oldest(0), Some((0, 1)));
-        l.touch(0, 0, 5);
-        assert_eq!(l.oldest(0), Some((1, 2)));
-        l.touch(1, 3, 6);
-        assert_eq!(l.oldest(0), Some((0, 5)));
-        assert_eq!(l.oldest(3), Some((2, 2)));
-        l.unlink(2);
-        assert_eq!(l.oldest(3), Some((1, 6)));
-        l.unlink(1);
-        l.unlink(0);
+        l.push(0, 0);
+        l.push(1, 0);
+        l.push(2, 3);
+        assert_eq!(l.oldest(0), Some(0));
+        l.move_to_tail(0, 0, 0);
+        assert_eq!(l.oldest(0), Some(1));
+        l.move_to_tail(1, 0, 3);
+        assert_eq!(l.oldest(0), Some(0));
+        assert_eq!(l.oldest(3), Some(2));
+        l.unlink(2, 3);
+        assert_eq!(l.oldest(3), Some(1));
+        l.unlink(1, 3);
+        l.unlink(0, 0);
         assert_eq!(l.oldest(0), None);
         assert_eq!(l.oldest(3), None);
     }

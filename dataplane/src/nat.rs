@@ -13,14 +13,13 @@
 //! subscriber record lives while it has bindings or blocks, so a returning subscriber gets its
 //! old public address back.
 
-use crate::bindings::{key, Binding, BindingTable};
+use crate::bindings::{key, Binding, BindingTable, COOLING};
 use crate::counters::DropReason;
 use crate::deterministic::DeterministicMap;
 use crate::index::{hash64, Index};
 use crate::port_block::{AllocError, BlockParams, LocalBlock, PortBlocks};
 use crate::session::{Session, SessionTable};
 use crate::wire::ipv4::{PROTO_TCP, PROTO_UDP};
-use std::collections::VecDeque;
 
 pub use crate::timeouts::Timeouts;
 
@@ -78,14 +77,6 @@ struct Subscriber {
     blocks: [LocalBlock; MAX_BLOCKS_PER_SUBSCRIBER],
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Cooling {
-    block: LocalBlock,
-    port: u16,
-    proto: u8,
-    freed_at: u32,
-}
-
 /// The protocol's index in a port block's bitmaps.
 #[inline]
 pub fn proto_index(proto: u8) -> usize {
@@ -108,7 +99,6 @@ pub struct NatState {
     subs: Vec<Subscriber>,
     sub_free: Vec<u32>,
     sub_index: Index,
-    cooling: VecDeque<Cooling>,
     rng: u64,
 }
 
@@ -158,7 +148,6 @@ impl NatState {
             subs: Vec::with_capacity(ms),
             sub_free: Vec::with_capacity(ms),
             sub_index: Index::with_capacity(params.max_subscribers),
-            cooling: VecDeque::with_capacity(params.max_bindings as usize),
             rng: seed | 1,
             params,
         }
@@ -187,7 +176,7 @@ impl NatState {
 
     /// Ports waiting out their hold-down.
     pub fn ports_cooling(&self) -> usize {
-        self.cooling.len()
+        self.bindings.cooling() as usize
     }
 
     /// The port-block allocator (read-only).
@@ -201,7 +190,6 @@ impl NatState {
             + self.sessions.memory()
             + self.subs.capacity() * std::mem::size_of::<Subscriber>()
             + self.sub_index.memory()
-            + self.cooling.capacity() * std::mem::size_of::<Cooling>()
     }
 
     fn next_random(&mut self) -> u64 {
@@ -429,6 +417,8 @@ impl NatState {
                     remote_ip,
                     remote_port,
                     tcp,
+                    class: 0,
+                    stamp: 0,
                 },
                 class,
                 now_s,
@@ -453,16 +443,10 @@ impl NatState {
     /// Removes a binding (which must have no sessions), putting its port on hold-down and
     /// releasing the subscriber record if it holds nothing else.
     pub fn remove_binding(&mut self, idx: u32, now_s: u32) -> Binding {
-        let b = self.bindings.remove(idx);
-        if self.params.hold_down_secs == 0 || self.cooling.len() >= self.cooling.capacity() {
+        let cool = self.params.hold_down_secs > 0;
+        let b = self.bindings.remove(idx, cool, now_s);
+        if !cool {
             self.release_port(b.block, b.proto, b.pub_port);
-        } else {
-            self.cooling.push_back(Cooling {
-                block: b.block,
-                port: b.pub_port,
-                proto: b.proto,
-                freed_at: now_s,
-            });
         }
         let s = &mut self.subs[b.subscriber as usize];
         s.bindings = s.bindings.saturating_sub(1);
@@ -531,15 +515,15 @@ impl NatState {
         }
         let hold = self.params.hold_down_secs;
         while e.ports < budget {
-            let Some(c) = self.cooling.front().copied() else {
+            let Some((idx, freed_at)) = self.bindings.oldest(COOLING) else {
                 break;
             };
-            if now_s.saturating_sub(c.freed_at) <= hold {
+            if now_s.saturating_sub(freed_at) <= hold {
                 break;
             }
-            self.cooling.pop_front();
+            let c = self.bindings.release_cooling(idx);
             e.ports += 1;
-            if self.release_port(c.block, c.proto, c.port) {
+            if self.release_port(c.block, c.proto, c.pub_port) {
                 e.blocks += 1;
             }
         }

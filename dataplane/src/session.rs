@@ -12,7 +12,7 @@
 //! [`Lru`] lists.
 
 use crate::index::{hash64, Index};
-use crate::lru::Lru;
+use crate::lru::{Lru, NIL};
 
 /// TCP flags seen on a session.
 pub mod tcp {
@@ -35,10 +35,10 @@ pub mod tcp {
     }
 }
 
-/// One session (12 bytes).
+/// One session (20 bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Session {
-    /// The binding it belongs to.
+    /// The binding it belongs to (the next free slot while the slot is free).
     pub binding: u32,
     /// Remote address.
     pub remote_ip: u32,
@@ -46,6 +46,10 @@ pub struct Session {
     pub remote_port: u16,
     /// TCP flags seen ([`tcp`]).
     pub tcp: u8,
+    /// Timeout class (the LRU list it is on).
+    pub class: u8,
+    /// Last refresh, seconds.
+    pub stamp: u32,
 }
 
 #[inline]
@@ -60,7 +64,7 @@ fn skey(binding: u32, remote_ip: u32, remote_port: u16) -> u64 {
 #[derive(Debug)]
 pub struct SessionTable {
     slab: Vec<Session>,
-    free: Vec<u32>,
+    free_head: u32,
     index: Index,
     lru: Lru,
 }
@@ -68,9 +72,16 @@ pub struct SessionTable {
 impl SessionTable {
     /// A table for at most `cap` sessions.
     pub fn with_capacity(cap: u32) -> Self {
+        let mut slab = vec![Session::default(); cap as usize];
+        for (i, s) in slab.iter_mut().enumerate() {
+            s.binding = u32::try_from(i + 1)
+                .ok()
+                .filter(|&n| n < cap)
+                .unwrap_or(NIL);
+        }
         Self {
-            slab: vec![Session::default(); cap as usize],
-            free: (0..cap).rev().collect(),
+            slab,
+            free_head: if cap > 0 { 0 } else { NIL },
             index: Index::with_capacity(cap),
             lru: Lru::new(cap),
         }
@@ -88,13 +99,12 @@ impl SessionTable {
 
     /// Whether the table is full.
     pub fn is_full(&self) -> bool {
-        self.free.is_empty()
+        self.free_head == NIL
     }
 
     /// Bytes held.
     pub fn memory(&self) -> usize {
         self.slab.capacity() * std::mem::size_of::<Session>()
-            + self.free.capacity() * 4
             + self.index.memory()
             + self.lru.memory()
     }
@@ -114,7 +124,7 @@ impl SessionTable {
         &self.slab[idx as usize]
     }
 
-    /// The session at `idx`, mutable (key fields must not change).
+    /// The session at `idx`, mutable (key fields, class and stamp must not change).
     #[inline]
     pub fn get_mut(&mut self, idx: u32) -> &mut Session {
         &mut self.slab[idx as usize]
@@ -122,37 +132,55 @@ impl SessionTable {
 
     /// Inserts a session (not already present) in `class`.
     pub fn insert(&mut self, s: Session, class: u8, now_s: u32) -> Option<u32> {
-        let idx = self.free.pop()?;
-        self.slab[idx as usize] = s;
+        if self.free_head == NIL {
+            return None;
+        }
+        let idx = self.free_head;
+        self.free_head = self.slab[idx as usize].binding;
+        self.slab[idx as usize] = Session {
+            class,
+            stamp: now_s,
+            ..s
+        };
         self.index
             .insert(skey(s.binding, s.remote_ip, s.remote_port), idx);
-        self.lru.push(idx, class, now_s);
+        self.lru.push(idx, class);
         Some(idx)
     }
 
     /// Removes a session.
     pub fn remove(&mut self, idx: u32) -> Session {
         let s = self.slab[idx as usize];
-        self.lru.unlink(idx);
+        self.lru.unlink(idx, s.class);
         self.index
             .remove(skey(s.binding, s.remote_ip, s.remote_port), idx);
-        self.free.push(idx);
+        self.slab[idx as usize].binding = self.free_head;
+        self.free_head = idx;
         s
     }
 
-    /// Refreshes a session in `class`.
+    /// Refreshes a session in `class` (at most one list move per second).
     #[inline]
     pub fn touch(&mut self, idx: u32, class: u8, now_s: u32) {
-        self.lru.touch(idx, class, now_s);
+        let s = &mut self.slab[idx as usize];
+        if s.stamp == now_s && s.class == class {
+            return;
+        }
+        let old = s.class;
+        s.stamp = now_s;
+        s.class = class;
+        self.lru.move_to_tail(idx, old, class);
     }
 
     /// The oldest session of a class and its last refresh.
     pub fn oldest(&self, class: u8) -> Option<(u32, u32)> {
-        self.lru.oldest(class)
+        self.lru
+            .oldest(class)
+            .map(|i| (i, self.slab[i as usize].stamp))
     }
 
     /// Class of a session.
     pub fn class(&self, idx: u32) -> u8 {
-        self.lru.class(idx)
+        self.slab[idx as usize].class
     }
 }
