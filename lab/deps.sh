@@ -15,7 +15,7 @@ PKGS=(
     libdpdk-dev dpdk pkg-config clang libclang-dev build-essential
     iproute2 ethtool tcpdump tshark nftables
     python3 curl iputils-ping procps psmisc
-    shellcheck ca-certificates
+    shellcheck ca-certificates lua5.3 python3-scapy
 )
 
 log() { printf 'deps: %s\n' "$*" >&2; }

@@ -7,7 +7,7 @@
 #   clippy   cargo clippy --workspace --all-targets -- -D warnings
 #   test     cargo test --workspace --release      (unit, scenario and DPDK tests)
 #   build    cargo build --release --workspace     (the cgnatd the lab runs)
-#   scripts  shellcheck + python3 -m py_compile on the lab / CI scripts
+#   scripts  shellcheck + python3 -m py_compile on the lab / CI scripts, pktgen-profiles/check.sh
 #   lab      lab/tests/run.sh                      (network-namespace end-to-end tests)
 #
 # Environment: SUITE_STEPS="fmt clippy ..." runs a subset; CARGO=cargo.
@@ -29,7 +29,7 @@ declare -A RESULT DURATION
 
 shell_scripts() {
     local f
-    for f in lab/*.sh lab/dev/*.sh lab/tests/*.sh hugepages-setup.sh .ci/run; do
+    for f in lab/*.sh lab/dev/*.sh lab/tests/*.sh hugepages-setup.sh .ci/run pktgen-profiles/check.sh benches/run.sh; do
         [[ -f "$f" ]] && printf '%s\n' "$f"
     done
 }
@@ -50,6 +50,9 @@ step_cmd() {
                 rc=1
             fi
             python3 -m py_compile lab/tests/*.py || rc=1
+            # The TRex / pktgen-dpdk / built-in generator profiles load and describe the
+            # traffic they claim (against stand-ins of the tools' APIs).
+            bash pktgen-profiles/check.sh || rc=1
             rm -rf lab/tests/__pycache__
             return $rc
             ;;

@@ -68,6 +68,7 @@ pub struct WorkerIo<R, T> {
 
 /// What the loop reports when it stops.
 #[derive(Debug, Clone)]
+#[allow(dead_code)] // polls/idle_polls are for diagnostics (Debug output)
 pub struct LoopReport {
     /// The worker's counters.
     pub counters: Counters,
@@ -75,6 +76,10 @@ pub struct LoopReport {
     pub polls: u64,
     /// Iterations in which neither port had a frame.
     pub idle_polls: u64,
+    /// Nanoseconds spent in iterations that had frames (the worker's busy time).
+    pub busy_ns: u64,
+    /// Nanoseconds the loop ran.
+    pub total_ns: u64,
     /// Bindings at the end.
     pub bindings: u32,
     /// Bytes of preallocated NAT state.
@@ -143,7 +148,8 @@ pub fn run<R: BurstRx, T: BurstTx>(
     let mut scratch: Vec<Mbuf> = Vec::with_capacity(1024);
     let mut tx: Tx<Pkt> = Tx::with_capacity(1024);
     let mut last_timer = 0u64;
-    let (mut polls, mut idle_polls) = (0u64, 0u64);
+    let (mut polls, mut idle_polls, mut busy_ns) = (0u64, 0u64, 0u64);
+    let started = clock.now_ns();
     while !stop.load(Ordering::Relaxed) {
         let now = clock.now_ns();
         polls += 1;
@@ -162,6 +168,7 @@ pub fn run<R: BurstRx, T: BurstTx>(
         if got == 0 {
             idle_polls += 1;
         }
+        let busy = got > 0;
         if now.saturating_sub(last_timer) >= TIMER_INTERVAL_NS {
             last_timer = now;
             w.poll(now, &mut tx, &mut io.alloc);
@@ -169,11 +176,16 @@ pub fn run<R: BurstRx, T: BurstTx>(
         let c = w.counters_mut();
         flush(&mut tx.inside, &mut scratch, &mut io.in_tx, c);
         flush(&mut tx.outside, &mut scratch, &mut io.out_tx, c);
+        if busy {
+            busy_ns += clock.now_ns().saturating_sub(now);
+        }
     }
     LoopReport {
         counters: w.counters().clone(),
         polls,
         idle_polls,
+        busy_ns,
+        total_ns: clock.now_ns().saturating_sub(started),
         bindings: w.bindings(),
         state_bytes: w.nat().memory(),
     }

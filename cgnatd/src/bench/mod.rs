@@ -208,6 +208,23 @@ impl Gen<'_> {
         self.drain(200_000_000);
     }
 
+    /// After the worker stopped: counts (and frees) the translated frames still in its outside
+    /// ring.
+    fn collect_leftovers(&mut self) -> u64 {
+        let mut n = 0;
+        while self.rings.from_out.dequeue_burst(&mut self.rx, 64) > 0 {
+            n += self
+                .rx
+                .drain(..)
+                .filter(|m| m.data().len() >= frames::TS_AT && m.data()[12..14] == [8, 0])
+                .count();
+        }
+        while self.rings.from_in.dequeue_burst(&mut self.rx, 64) > 0 {
+            self.rx.clear();
+        }
+        u64::try_from(n).unwrap_or(0)
+    }
+
     /// Frees everything the worker sends for `ns` nanoseconds.
     fn drain(&mut self, ns: u64) {
         let end = self.now() + ns * self.hz / 1_000_000_000;
@@ -315,8 +332,10 @@ impl Gen<'_> {
             }
         }
         ph.elapsed_ns = self.ns(self.now() - start);
-        // Collect what is still in flight (not lost, just late for the measurement window).
-        let until = self.now() + self.hz / 10;
+        // Collect what is still in flight (not lost, just late for the measurement window):
+        // until every ring has been empty for 5 ms, or 200 ms at most.
+        let until = self.now() + self.hz / 5;
+        let mut empty_since = 0u64;
         while self.now() < until {
             self.rings.from_out.dequeue_burst(&mut self.rx, 64);
             for m in self.rx.drain(..) {
@@ -326,11 +345,18 @@ impl Gen<'_> {
             }
             self.rings.from_in.dequeue_burst(&mut self.rx, 64);
             self.rx.clear();
+            let now = self.now();
             if self.rings.to_in.is_empty()
                 && self.rings.to_out.is_empty()
                 && self.rings.from_out.is_empty()
             {
-                break;
+                if empty_since == 0 {
+                    empty_since = now;
+                } else if now - empty_since > self.hz / 200 {
+                    break;
+                }
+            } else {
+                empty_since = 0;
             }
         }
         // Return spare mbufs to the pool between phases.
@@ -451,14 +477,24 @@ pub fn run(profile_path: &std::path::Path, opts: &BenchOpts) -> Result<String, B
             (pre, g.run_phase(p.duration_secs, false, true))
         }
     };
-    g.drain(50_000_000);
     stop.store(true, Ordering::Relaxed);
     let report: LoopReport = join.wait()?;
+    // The worker has stopped: whatever it translated but we did not collect yet is late, not
+    // lost; whatever it never took from its inside ring was never processed.
+    let mut measured = measured;
+    measured.late_out += g.collect_leftovers();
+    let unprocessed = u64::try_from(g.rings.to_in.len()).unwrap_or(0);
     let gen_drops = g.gen_drops;
     let sent_total = g.sent;
     drop(g);
 
     let c = &report.counters;
+    if std::env::var_os("CGNAT_BENCH_DEBUG").is_some() {
+        eprintln!(
+            "measured: {:?} other {} late {}; worker: {:?}",
+            measured.sent, measured.other, measured.late_out, c
+        );
+    }
     let rx_measured = measured.rx_out + measured.rx_in;
     let worker_pkts = rx_measured;
     let mpps = per_sec(worker_pkts, measured.elapsed_ns) / 1e6;
@@ -470,7 +506,7 @@ pub fn run(profile_path: &std::path::Path, opts: &BenchOpts) -> Result<String, B
     };
     let lost = measured
         .sent
-        .saturating_sub(measured.rx_out + measured.late_out);
+        .saturating_sub(measured.rx_out + measured.late_out + unprocessed);
     let (lmin, lmean, lmax) = measured.lat_out.summary();
     let mut j = String::new();
     let _ = write!(
@@ -506,7 +542,7 @@ pub fn run(profile_path: &std::path::Path, opts: &BenchOpts) -> Result<String, B
         lmax,
         measured.rtt.quantile(0.5),
         measured.rtt.quantile(0.99),
-        pct(report.idle_polls, report.polls),
+        1.0 - pct(report.busy_ns, report.total_ns),
         c.total_drops(),
         gen_drops,
         sent_total,
@@ -519,5 +555,7 @@ pub fn run(profile_path: &std::path::Path, opts: &BenchOpts) -> Result<String, B
             .map_err(|e| BenchError::Setup(format!("cannot write {}: {e}", path.display())))?;
     }
     drop(eal);
+    // --no-shconf leaves the runtime directory empty; do not leave it behind either.
+    let _ = std::fs::remove_dir(format!("/var/run/dpdk/{prefix}"));
     Ok(j)
 }
