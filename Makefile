@@ -43,8 +43,8 @@ fuzz: ## run the packet_path fuzz target for 60 s (cargo-fuzz on stable via RUST
 	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
 	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $(FUZZ_TARGET) -- -max_total_time=$(FUZZ_SECONDS)
 
-bench: ## criterion micro-benchmarks (cargo bench -p benches)
-	$(CARGO) bench -p benches
+bench: deps ## benchmarks: criterion + built-in generator + capacity; writes target/bench/report.json (docs/benchmarks.md)
+	@bash benches/run.sh
 
 clean: ## remove the lab (if root), lab/run/ and cargo's target/
 	@if [ "$$(id -u)" -eq 0 ]; then lab/down.sh --quiet || true; fi

@@ -240,6 +240,10 @@ max_subscribers_per_worker = 64
         .filter_map(|l| l.split_once(' '))
         .map(|(k, v)| (k.to_string(), v.parse().unwrap()))
         .collect();
+    let _ = std::fs::remove_dir(format!(
+        "/var/run/dpdk/cgnat-test-{name}-{}",
+        std::process::id()
+    ));
     Run {
         dir,
         stderr: log,
