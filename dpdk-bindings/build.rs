@@ -110,6 +110,9 @@ fn main() {
     for l in &lib.libs {
         println!("cargo:rustc-link-lib=dylib={l}");
     }
+    // The net_ring PMD is a plugin, not in libdpdk.pc, but `rte_eth_from_rings` (ring-backed
+    // ethdev ports for the built-in traffic generator) lives in it.
+    println!("cargo:rustc-link-lib=dylib=rte_net_ring");
     // Metadata for dependents (`links = "rte_eal"` -> DEP_RTE_EAL_*).
     println!("cargo:version={}", lib.version);
     if let Some(inc) = lib.include_paths.first() {

@@ -64,6 +64,11 @@ impl Churn {
         // its age is <= the timeout), just before its inside port is used again. (Were expiry
         // at age >= timeout, it would go one second earlier: still one batch per second.)
         cfg.timeouts.udp = batches - 2;
+        // The port hold-down (RFC 6888 REQ-8) keeps each expired binding's slot as a cooling
+        // record for 120 s, so a table kept full by churn would refuse new bindings; this
+        // bench measures create + expire cost, so it turns the hold-down off. (In production,
+        // size `max_bindings_per_worker` for the live bindings plus 120 s of churn.)
+        cfg.hold_down_secs = 0;
         let mut c = Self {
             rig: Rig::new(cfg),
             shape,

@@ -37,7 +37,7 @@ pub use mempool::Mempool;
 pub use port::{
     LinkStatus, Port, PortInfo, PortSetup, PortStats, RssHashFields, RxQueue, TxQueue, MAX_BURST,
 };
-pub use ring::{Ring, RingConsumer, RingProducer};
+pub use ring::{eth_from_rings, Ring, RingConsumer, RingProducer};
 
 /// The DPDK version this crate was built against (from pkg-config).
 pub const DPDK_VERSION: &str = env!("DPDK_PKG_VERSION");

@@ -233,3 +233,50 @@ impl fmt::Debug for RingConsumer {
         write!(f, "RingConsumer({:?})", self.inner.name)
     }
 }
+
+/// Creates an ethdev port named `name` (driver `net_ring`) whose RX queue 0 dequeues from the
+/// ring behind `rx` and whose TX queue 0 enqueues into the ring behind `tx`, and returns its
+/// port id. The port is then configured and started with [`crate::Port::configure`] like any
+/// other; the other ends of the two rings are the caller's (e.g. a traffic generator).
+///
+/// The two handles are kept alive for the rest of the process (leaked), because the PMD keeps
+/// raw pointers to the rings and DPDK offers no way to be told when it stops using them.
+pub fn eth_from_rings(
+    name: &str,
+    rx: RingConsumer,
+    tx: RingProducer,
+    socket_id: i32,
+) -> Result<u16, DpdkError> {
+    let cname = CString::new(name).map_err(|_| DpdkError::Ring {
+        name: name.to_string(),
+        code: 0,
+        msg: "name contains a NUL byte".into(),
+    })?;
+    let numa = u32::try_from(socket_id.max(0)).unwrap_or(0);
+    // SAFETY: EAL is running (both handles hold an EalUse registration); cname is a valid
+    // C string for the duration of the call; both ring pointers are live rte_rings owned by
+    // the handles, which are leaked below so the rings outlive the port that uses them.
+    let ret = unsafe {
+        sys::shim_eth_from_rings(
+            cname.as_ptr(),
+            rx.inner.ptr.as_ptr(),
+            tx.inner.ptr.as_ptr(),
+            numa,
+        )
+    };
+    if ret < 0 {
+        let code = last_errno();
+        return Err(DpdkError::Ring {
+            name: name.to_string(),
+            code,
+            msg: strerror(code),
+        });
+    }
+    std::mem::forget(rx);
+    std::mem::forget(tx);
+    u16::try_from(ret).map_err(|_| DpdkError::Ring {
+        name: name.to_string(),
+        code: 0,
+        msg: format!("port id {ret} out of range"),
+    })
+}

@@ -3,6 +3,7 @@
  * Every function is a one-line forward: no policy lives here.
  */
 #include "shim.h"
+#include <rte_eth_ring.h>
 
 /*
  * The Rust side re-declares some bit values that bindgen cannot evaluate
@@ -154,5 +155,13 @@ uintptr_t shim_link_anchor(void)
 	acc ^= (uintptr_t)&rte_mempool_avail_count;   /* librte_mempool */
 	acc ^= (uintptr_t)&rte_ring_create;           /* librte_ring */
 	acc ^= (uintptr_t)&rte_eal_init;              /* librte_eal */
+	acc ^= (uintptr_t)&rte_eth_from_rings;        /* librte_net_ring */
 	return acc;
+}
+
+int shim_eth_from_rings(const char *name, struct rte_ring *rx, struct rte_ring *tx, unsigned int numa)
+{
+	struct rte_ring *rxs[1] = { rx };
+	struct rte_ring *txs[1] = { tx };
+	return rte_eth_from_rings(name, rxs, 1, txs, 1, numa);
 }

@@ -76,4 +76,8 @@ unsigned int shim_ring_count(const struct rte_ring *r);
  */
 uintptr_t shim_link_anchor(void);
 
+/* An ethdev port (net_ring PMD) whose single RX queue dequeues from `rx` and whose single TX
+ * queue enqueues into `tx`; returns the port id or -1 (rte_errno set). */
+int shim_eth_from_rings(const char *name, struct rte_ring *rx, struct rte_ring *tx, unsigned int numa);
+
 #endif /* DPDK_RS_SHIM_H */

@@ -2,8 +2,8 @@
 //! without NICs or TRex.
 //!
 //! One process, two lcores. The worker lcore runs the *real* poll loop (`poll_loop::run`) with
-//! a real `Worker` on real mbufs; only its four queues are DPDK rings instead of ethdev queues
-//! (the `BurstRx`/`BurstTx` seam). The main lcore is the generator: it plays the subscribers on
+//! a real `Worker` on real mbufs, polling two ethdev ports like the daemon does; the ports are
+//! `net_ring` virtual devices (`rte_eth_from_rings`), each backed by two rings. The main lcore is the generator: it plays the subscribers on
 //! the inside rings and the servers on the outside rings, closed-loop — frames that come back
 //! translated are counted, timed (TSC stamp in the payload) and recycled into new frames, and
 //! the inside ring is kept `IN_FLIGHT` deep so the worker never starves and never overflows.
@@ -17,7 +17,7 @@ pub mod profile;
 use crate::pkt::PoolAlloc;
 use crate::poll_loop::{self, LoopReport, WorkerIo};
 use dataplane::{Event, Worker, WorkerConfig};
-use dpdk::{Eal, Mbuf, Mempool, Ring, RingConsumer, RingProducer};
+use dpdk::{Eal, Mbuf, Mempool, Port, PortSetup, Ring, RingConsumer, RingProducer};
 use frames::Template;
 use latency::Histogram;
 use profile::{Profile, Scenario};
@@ -422,14 +422,31 @@ pub fn run(profile_path: &std::path::Path, opts: &BenchOpts) -> Result<String, B
     let (w_in_tx, from_in) = Ring::new("bench_in_tx", RING_SIZE, eal.socket_id())?;
     let (to_out, w_out_rx) = Ring::new("bench_out_rx", RING_SIZE, eal.socket_id())?;
     let (w_out_tx, from_out) = Ring::new("bench_out_tx", RING_SIZE, eal.socket_id())?;
+    // Two ring-backed ethdev ports (the net_ring PMD): the worker polls them through the same
+    // ethdev burst API as real ports; the generator holds the other end of every ring.
+    let in_id = dpdk::eth_from_rings("bench_inside", w_in_rx, w_in_tx, eal.socket_id())?;
+    let out_id = dpdk::eth_from_rings("bench_outside", w_out_rx, w_out_tx, eal.socket_id())?;
+    let setup = PortSetup {
+        rx_queues: 1,
+        tx_queues: 1,
+        rx_desc: 1024,
+        tx_desc: 1024,
+        rss: None,
+        promiscuous: false,
+        mtu: None,
+    };
+    let mut inside = Port::configure(in_id, &setup, &pool)?;
+    let mut outside = Port::configure(out_id, &setup, &pool)?;
+    inside.start()?;
+    outside.start()?;
 
     let wc = worker_config(&p, opts.translate);
     let worker: Worker<crate::pkt::Pkt> = Worker::new(wc);
     let io = WorkerIo {
-        in_rx: w_in_rx,
-        in_tx: w_in_tx,
-        out_rx: w_out_rx,
-        out_tx: w_out_tx,
+        in_rx: inside.rx_queue(0)?,
+        in_tx: inside.tx_queue(0)?,
+        out_rx: outside.rx_queue(0)?,
+        out_tx: outside.tx_queue(0)?,
         alloc: PoolAlloc(pool.clone()),
     };
     let stop = Arc::new(AtomicBool::new(false));
@@ -554,6 +571,11 @@ pub fn run(profile_path: &std::path::Path, opts: &BenchOpts) -> Result<String, B
         std::fs::write(path, format!("{j}\n"))
             .map_err(|e| BenchError::Setup(format!("cannot write {}: {e}", path.display())))?;
     }
+    for port in [&mut inside, &mut outside] {
+        let _ = port.stop();
+    }
+    drop(inside);
+    drop(outside);
     drop(eal);
     // --no-shconf leaves the runtime directory empty; do not leave it behind either.
     let _ = std::fs::remove_dir(format!("/var/run/dpdk/{prefix}"));
