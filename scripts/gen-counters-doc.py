@@ -6,7 +6,10 @@ s = (root / "dataplane/src/counters.rs").read_text()
 out = ["# Counters", "",
        "Every worker keeps these counters; `cgnatd` prints their sum over all workers at shutdown",
        "(`final counters`, one `name value` per line), followed by the DPDK port statistics",
-       "(`port_<inside|outside>_<ipackets|opackets|imissed|ierrors|oerrors|rx_nombuf>`).",
+       "(`port_<inside|outside>_<ipackets|opackets|imissed|ierrors|oerrors|rx_nombuf>`) and the",
+       "control-plane event accounting: `log_event_dropped` (a worker's event queue was full),",
+       "`log_event_suppressed` (exhaustion events beyond one per kind per second per worker),",
+       "`log_event_queue_full` (the worker-to-control queue was full).",
        "Every way a frame can be dropped has exactly one `drop_*` counter. A test",
        "(`dataplane/tests/docs.rs`) fails if this page misses a counter; regenerate it with",
        "`python3 scripts/gen-counters-doc.py`.", ""]

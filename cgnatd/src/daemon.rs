@@ -8,8 +8,11 @@ use crate::convert::{worker_config, ConvertError};
 use crate::pkt::PoolAlloc;
 use crate::poll_loop::{self, WorkerIo};
 use control::Config;
+use crossbeam_queue::ArrayQueue;
+use dataplane::events::WorkerEvent;
 use dataplane::{Counters, Worker};
 use dpdk::{Eal, Mempool, Port, PortSetup};
+use std::net::Ipv4Addr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -139,6 +142,7 @@ pub fn run(cfg: &Config) -> Result<(), DaemonError> {
     )
     .unwrap_or(1);
     let mut joins = Vec::new();
+    let mut queues = Vec::new();
     for (i, &lcore) in lcores.iter().take(usize::from(n_workers)).enumerate() {
         let wid = u16::try_from(i).unwrap_or(u16::MAX);
         let wc = worker_config(
@@ -148,12 +152,15 @@ pub fn run(cfg: &Config) -> Result<(), DaemonError> {
             outside.mac_addr(),
             seed ^ (u64::from(wid) << 32),
         )?;
+        let queue = Arc::new(ArrayQueue::new(EVENT_QUEUE));
+        queues.push(Arc::clone(&queue));
         let io = WorkerIo {
             in_rx: inside.rx_queue(wid)?,
             in_tx: inside.tx_queue(wid)?,
             out_rx: outside.rx_queue(wid)?,
             out_tx: outside.tx_queue(wid)?,
             alloc: PoolAlloc(pool.clone()),
+            events: Some(Arc::clone(&queue)),
         };
         let worker = Worker::new(wc);
         let stop = Arc::clone(&stop);
@@ -187,17 +194,25 @@ pub fn run(cfg: &Config) -> Result<(), DaemonError> {
     }
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(100));
+        log_events(&queues);
     }
     info!("signal received, stopping workers");
 
     let mut total = Counters::default();
+    let mut extra = [0u64; 3];
     for j in joins {
         match j.wait() {
-            Ok(r) => total.merge(&r.counters),
+            Ok(r) => {
+                total.merge(&r.counters);
+                extra[0] += r.events_lost.0;
+                extra[1] += r.events_lost.1;
+                extra[2] += r.events_ring_full;
+            }
             Err(e) => warn!("worker failed: {e}"),
         }
     }
-    print_final(&total, &inside, &outside);
+    log_events(&queues);
+    print_final(&total, &extra, &inside, &outside);
     for p in [&mut inside, &mut outside] {
         if let Err(e) = p.stop() {
             warn!("stopping port {}: {e}", p.name());
@@ -211,10 +226,20 @@ pub fn run(cfg: &Config) -> Result<(), DaemonError> {
     Ok(())
 }
 
-fn print_final(total: &Counters, inside: &Port, outside: &Port) {
+fn print_final(total: &Counters, extra: &[u64; 3], inside: &Port, outside: &Port) {
     use std::io::Write;
     let mut out = String::from("final counters\n");
     for (name, v) in total.iter() {
+        out.push_str(&format!("{name} {v}\n"));
+    }
+    for (name, v) in [
+        "log_event_dropped",
+        "log_event_suppressed",
+        "log_event_queue_full",
+    ]
+    .iter()
+    .zip(extra)
+    {
         out.push_str(&format!("{name} {v}\n"));
     }
     for (role, p) in [("inside", inside), ("outside", outside)] {
@@ -234,4 +259,52 @@ fn print_final(total: &Counters, inside: &Port, outside: &Port) {
     let mut so = std::io::stdout().lock();
     let _ = so.write_all(out.as_bytes());
     let _ = so.flush();
+}
+
+/// Worker → control-thread event queue capacity, per worker.
+const EVENT_QUEUE: usize = 65_536;
+
+/// Writes the workers' port-block and exhaustion events to the log (target `cgnat::events`).
+/// The IPFIX / syslog / JSON sinks of the logging issue consume the same events.
+fn log_events(queues: &[Arc<ArrayQueue<WorkerEvent>>]) {
+    let a = |x: u32| Ipv4Addr::from(x);
+    for q in queues {
+        while let Some(ev) = q.pop() {
+            match ev {
+                WorkerEvent::BlockAllocated {
+                    subscriber,
+                    public,
+                    port_start,
+                    port_end,
+                    ..
+                } => info!(
+                    target: "cgnat::events",
+                    "port block allocated: subscriber {} public {} ports {port_start}-{port_end}",
+                    a(subscriber),
+                    a(public)
+                ),
+                WorkerEvent::BlockReleased {
+                    subscriber,
+                    public,
+                    port_start,
+                    port_end,
+                    ..
+                } => info!(
+                    target: "cgnat::events",
+                    "port block released: subscriber {} public {} ports {port_start}-{port_end}",
+                    a(subscriber),
+                    a(public)
+                ),
+                WorkerEvent::PortsExhausted { subscriber, .. } => {
+                    warn!(target: "cgnat::events", "ports exhausted: subscriber {}", a(subscriber))
+                }
+                WorkerEvent::AddressesExhausted { subscriber, .. } => {
+                    warn!(target: "cgnat::events", "addresses exhausted: subscriber {}", a(subscriber))
+                }
+                WorkerEvent::QuotaExceeded { subscriber, .. } => {
+                    warn!(target: "cgnat::events", "session quota exceeded: subscriber {}", a(subscriber))
+                }
+            }
+        }
+    }
 }

@@ -6,6 +6,8 @@
 //! the shared stop flag is set and returns the worker's final counters.
 
 use crate::pkt::{Pkt, PoolAlloc};
+use crossbeam_queue::ArrayQueue;
+use dataplane::events::WorkerEvent;
 use dataplane::{Counters, DropReason, Side, Tx, Worker};
 use dpdk::{Mbuf, RingConsumer, RingProducer, RxQueue, TxQueue};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -64,6 +66,9 @@ pub struct WorkerIo<R, T> {
     pub out_tx: T,
     /// Mbufs for generated frames (ARP requests, ICMP errors).
     pub alloc: PoolAlloc,
+    /// Where the worker's control-plane events go (bounded; full = counted drop). `None`
+    /// discards them (benchmark mode).
+    pub events: Option<Arc<ArrayQueue<WorkerEvent>>>,
 }
 
 /// What the loop reports when it stops.
@@ -84,6 +89,10 @@ pub struct LoopReport {
     pub bindings: u32,
     /// Bytes of preallocated NAT state.
     pub state_bytes: usize,
+    /// Events the worker queue dropped (full) and suppressed (rate limit).
+    pub events_lost: (u64, u64),
+    /// Events dropped because the control thread's queue was full.
+    pub events_ring_full: u64,
 }
 
 /// Nanoseconds from the TSC.
@@ -149,6 +158,7 @@ pub fn run<R: BurstRx, T: BurstTx>(
     let mut tx: Tx<Pkt> = Tx::with_capacity(1024);
     let mut last_timer = 0u64;
     let (mut polls, mut idle_polls, mut busy_ns) = (0u64, 0u64, 0u64);
+    let mut events_ring_full = 0u64;
     let started = clock.now_ns();
     while !stop.load(Ordering::Relaxed) {
         let now = clock.now_ns();
@@ -179,6 +189,13 @@ pub fn run<R: BurstRx, T: BurstTx>(
         if busy {
             busy_ns += clock.now_ns().saturating_sub(now);
         }
+        w.drain_events(|ev| {
+            if let Some(q) = &io.events {
+                if q.push(ev).is_err() {
+                    events_ring_full += 1;
+                }
+            }
+        });
     }
     LoopReport {
         counters: w.counters().clone(),
@@ -188,5 +205,7 @@ pub fn run<R: BurstRx, T: BurstTx>(
         total_ns: clock.now_ns().saturating_sub(started),
         bindings: w.bindings(),
         state_bytes: w.nat().memory(),
+        events_lost: w.events_lost(),
+        events_ring_full,
     }
 }

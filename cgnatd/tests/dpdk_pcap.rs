@@ -267,6 +267,15 @@ fn cgnatd_translates_real_mbufs_through_the_poll_loop() {
         outside.push(echo(NH_MAC, OUT_MAC, SERVER, PUB, 64, false, port));
     }
     let r = run_cgnatd("basic", &inside, &outside);
+    // The worker's port-block event reached the log through the event queue.
+    assert!(
+        r.stderr.contains(
+            "port block allocated: subscriber 100.64.0.2 public 203.0.113.1 ports 1024-1031"
+        ),
+        "no port-block event in the log:\n{}",
+        r.stderr
+    );
+    assert_eq!(r.counters["log_event_dropped"], 0);
     assert!(
         r.stderr.contains("mac 02:70:63:61:70:00"),
         "pcap PMD MACs changed:\n{}",

@@ -11,6 +11,7 @@ pub mod checksum;
 pub mod config;
 pub mod counters;
 pub mod deterministic;
+pub mod events;
 pub mod fragments;
 pub mod fuzz_harness;
 pub mod icmp_error;

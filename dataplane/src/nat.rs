@@ -16,6 +16,7 @@
 use crate::bindings::{key, Binding, BindingTable, COOLING};
 use crate::counters::DropReason;
 use crate::deterministic::DeterministicMap;
+use crate::events::{EventQueue, WorkerEvent};
 use crate::index::{hash64, Index};
 use crate::port_block::{AllocError, BlockParams, LocalBlock, PortBlocks};
 use crate::session::{Session, SessionTable};
@@ -100,6 +101,8 @@ pub struct NatState {
     sub_free: Vec<u32>,
     sub_index: Index,
     rng: u64,
+    /// Port-block and exhaustion events for the control plane, drained by the poll loop.
+    pub events: EventQueue,
 }
 
 /// What a successful outbound lookup-or-create returns.
@@ -149,6 +152,7 @@ impl NatState {
             sub_free: Vec::with_capacity(ms),
             sub_index: Index::with_capacity(params.max_subscribers),
             rng: seed | 1,
+            events: EventQueue::new(4096),
             params,
         }
     }
@@ -257,6 +261,14 @@ impl NatState {
             match self.grow_subscriber(si) {
                 Ok(lb) => {
                     new_block = true;
+                    let (public, port_start, port_end) = self.block_span(lb);
+                    self.events.push(WorkerEvent::BlockAllocated {
+                        subscriber: src,
+                        public,
+                        port_start,
+                        port_end,
+                        at_s: now_s,
+                    });
                     found = self
                         .blocks
                         .alloc_port_parity(lb, pi, start, odd)
@@ -388,6 +400,17 @@ impl NatState {
         Ok(lb)
     }
 
+    /// (public address, first port, last port) of a local block.
+    pub fn block_span(&self, lb: LocalBlock) -> (u32, u16, u16) {
+        let first = self.blocks.first_port(lb);
+        let last = first.saturating_add(self.blocks.block_size().saturating_sub(1));
+        (
+            self.blocks.address(self.blocks.block_addr_index(lb)),
+            first,
+            last,
+        )
+    }
+
     /// Finds the binding for an inbound packet.
     #[inline]
     pub fn map_inbound(&self, proto: u8, dst: u32, dport: u16) -> Option<u32> {
@@ -446,7 +469,7 @@ impl NatState {
         let cool = self.params.hold_down_secs > 0;
         let b = self.bindings.remove(idx, cool, now_s);
         if !cool {
-            self.release_port(b.block, b.proto, b.pub_port);
+            self.release_port(b.block, b.proto, b.pub_port, now_s);
         }
         let s = &mut self.subs[b.subscriber as usize];
         s.bindings = s.bindings.saturating_sub(1);
@@ -455,14 +478,22 @@ impl NatState {
     }
 
     /// Returns a port to its block; a block with no ports left returns to the pool.
-    fn release_port(&mut self, lb: LocalBlock, proto: u8, port: u16) -> bool {
+    fn release_port(&mut self, lb: LocalBlock, proto: u8, port: u16, now_s: u32) -> bool {
         if self.blocks.free_port(lb, proto_index(proto), port) > 0 {
             return false;
         }
         let Some(si) = self.blocks.owner(lb) else {
             return false;
         };
+        let (public, port_start, port_end) = self.block_span(lb);
         self.blocks.free_block(lb);
+        self.events.push(WorkerEvent::BlockReleased {
+            subscriber: self.subs[si as usize].ip,
+            public,
+            port_start,
+            port_end,
+            at_s: now_s,
+        });
         let s = &mut self.subs[si as usize];
         let n = usize::from(s.n_blocks);
         if let Some(pos) = s.blocks[..n].iter().position(|&x| x == lb) {
@@ -523,7 +554,7 @@ impl NatState {
             }
             let c = self.bindings.release_cooling(idx);
             e.ports += 1;
-            if self.release_port(c.block, c.proto, c.pub_port) {
+            if self.release_port(c.block, c.proto, c.pub_port, now_s) {
                 e.blocks += 1;
             }
         }

@@ -128,6 +128,11 @@ impl PortBlocks {
         self.blocks_per_addr
     }
 
+    /// Ports per block.
+    pub fn block_size(&self) -> u16 {
+        self.p.block_size
+    }
+
     /// Blocks currently allocated by this worker.
     pub fn allocated(&self) -> u32 {
         self.allocated

@@ -9,6 +9,7 @@
 use crate::buf::{BufAlloc, PacketBuf};
 use crate::checksum;
 use crate::counters::{DropReason, Event};
+use crate::events::WorkerEvent;
 use crate::fragments::{translate_fragment_addr, FragInfo, FragKey, NonFirst};
 use crate::icmp_error::{self, IcmpErrorDrop, Rewrite};
 use crate::nat::Filtering;
@@ -311,8 +312,26 @@ impl<B: PacketBuf> Worker<B> {
         let m = match self.nat.map_outbound(f.proto, f.src, f.sport, now_s, class) {
             Ok(m) => m,
             Err(r) => {
-                // RFC 5508 REQ-8 / RFC 6888 REQ-11: drop, ICMP 3/13 (rate limited), count;
-                // existing mappings are untouched.
+                // RFC 5508 REQ-8 / RFC 6888 REQ-11: drop, ICMP 3/13 (rate limited), count,
+                // notify (rate-limited event); existing mappings are untouched.
+                let ev = match r {
+                    DropReason::PortExhausted => Some(WorkerEvent::PortsExhausted {
+                        subscriber: f.src,
+                        at_s: now_s,
+                    }),
+                    DropReason::PoolExhausted => Some(WorkerEvent::AddressesExhausted {
+                        subscriber: f.src,
+                        at_s: now_s,
+                    }),
+                    DropReason::SessionLimit => Some(WorkerEvent::QuotaExceeded {
+                        subscriber: f.src,
+                        at_s: now_s,
+                    }),
+                    _ => None,
+                };
+                if let Some(ev) = ev {
+                    self.nat.events.push(ev);
+                }
                 self.send_icmp_error(
                     Side::Inside,
                     &buf,

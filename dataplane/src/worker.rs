@@ -260,6 +260,18 @@ impl<B: PacketBuf> Worker<B> {
         (self.nb_in.held(), self.nb_out.held())
     }
 
+    /// Hands the queued control-plane events (port blocks, exhaustion) to `f`. Called by the
+    /// poll loop between bursts.
+    pub fn drain_events(&mut self, f: impl FnMut(crate::events::WorkerEvent)) {
+        self.nat.events.drain(f);
+    }
+
+    /// Events dropped because the queue was full, and exhaustion events suppressed by the rate
+    /// limit.
+    pub fn events_lost(&self) -> (u64, u64) {
+        (self.nat.events.dropped(), self.nat.events.suppressed())
+    }
+
     /// Unsolicited inbound SYNs currently held.
     pub fn syns_held(&self) -> u32 {
         self.syn_hold.len()

@@ -448,6 +448,7 @@ pub fn run(profile_path: &std::path::Path, opts: &BenchOpts) -> Result<String, B
         out_rx: outside.rx_queue(0)?,
         out_tx: outside.tx_queue(0)?,
         alloc: PoolAlloc(pool.clone()),
+        events: None,
     };
     let stop = Arc::new(AtomicBool::new(false));
     let stop_w = Arc::clone(&stop);

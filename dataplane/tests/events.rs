@@ -1,0 +1,97 @@
+//! Control-plane events from the worker: port-block allocation and release (natEvent 16/17)
+//! and exhaustion (natEvent 12/3/13), bounded and rate limited.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+use common::*;
+use dataplane::events::WorkerEvent;
+use dataplane::{Side, WorkerConfig};
+
+fn events(h: &mut Harness) -> Vec<WorkerEvent> {
+    let mut v = vec![];
+    h.w.drain_events(|e| v.push(e));
+    v
+}
+
+#[test]
+fn block_allocation_and_release_are_reported_with_the_block() {
+    let mut h = Harness::lab();
+    let out = h
+        .send(
+            Side::Inside,
+            &udp(SUB_MAC, IN_MAC, SUB1, 5000, SERVER, 53, 64, b"q"),
+        )
+        .only_outside();
+    let (pub_ip, pub_port) = src_of(&out);
+    let ev = events(&mut h);
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    let WorkerEvent::BlockAllocated {
+        subscriber,
+        public,
+        port_start,
+        port_end,
+        at_s,
+    } = ev[0]
+    else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(subscriber, ip(SUB1));
+    assert_eq!(public, ip(pub_ip));
+    assert_eq!(port_end - port_start, 511);
+    assert!((port_start..=port_end).contains(&pub_port));
+    assert_eq!(at_s, 1);
+    // A second flow in the same block: no new event.
+    h.send(
+        Side::Inside,
+        &udp(SUB_MAC, IN_MAC, SUB1, 5001, SERVER, 53, 64, b"q"),
+    );
+    assert!(events(&mut h).is_empty());
+    // Expiry (300 s) plus hold-down (120 s): the block goes back, reported once.
+    h.now += 302 * SEC;
+    h.poll();
+    assert!(events(&mut h).is_empty(), "still on hold-down");
+    h.now += 122 * SEC;
+    h.poll();
+    let ev = events(&mut h);
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert!(
+        matches!(ev[0], WorkerEvent::BlockReleased { port_start: s, port_end: e, .. } if s == port_start && e == port_end)
+    );
+}
+
+#[test]
+fn exhaustion_is_reported_once_per_second() {
+    let mut cfg = WorkerConfig::lab_default();
+    cfg.block_size = 8;
+    cfg.max_blocks_per_subscriber = 1;
+    let mut h = Harness::new(cfg);
+    h.resolve_neighbors();
+    for p in 0..8u16 {
+        h.send(
+            Side::Inside,
+            &udp(SUB_MAC, IN_MAC, SUB1, 1000 + p, SERVER, 53, 64, b"x"),
+        );
+    }
+    events(&mut h);
+    for p in 0..5u16 {
+        h.send(
+            Side::Inside,
+            &udp(SUB_MAC, IN_MAC, SUB1, 2000 + p, SERVER, 53, 64, b"x"),
+        );
+    }
+    let ev = events(&mut h);
+    assert_eq!(
+        ev,
+        vec![WorkerEvent::PortsExhausted {
+            subscriber: ip(SUB1),
+            at_s: 1
+        }]
+    );
+    assert_eq!(h.w.events_lost(), (0, 4));
+    h.now += SEC;
+    h.send(
+        Side::Inside,
+        &udp(SUB_MAC, IN_MAC, SUB1, 3000, SERVER, 53, 64, b"x"),
+    );
+    assert_eq!(events(&mut h).len(), 1);
+}
