@@ -9,6 +9,6 @@ pub mod config;
 
 pub use config::{
     AddrParseError, ArpConfig, Config, ConfigError, DataplaneConfig, EalConfig, Filtering,
-    FragmentsConfig, InsideConfig, Ipv4Prefix, L4Proto, LimitsConfig, NatConfig, OutsideConfig,
-    PoolConfig, PoolEntry, PoolMode, PortTimeout, TimeoutsConfig,
+    FragmentsConfig, InsideConfig, Ipv4Prefix, L4Proto, LimitsConfig, LoggingConfig, NatConfig,
+    OutsideConfig, PoolConfig, PoolEntry, PoolMode, PortTimeout, TimeoutsConfig,
 };

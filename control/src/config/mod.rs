@@ -56,6 +56,10 @@ pub struct Config {
     /// `[nat]`: what is not translated, and TCP MSS clamping. Optional.
     #[serde(default)]
     pub nat: NatConfig,
+    /// `[logging]`: where port-block and exhaustion events are sent. Optional; every sink is
+    /// off unless configured.
+    #[serde(default)]
+    pub logging: LoggingConfig,
 }
 
 impl Config {
@@ -586,5 +590,44 @@ impl NatConfig {
     /// Whether `dst` is a destination that is forwarded without translation.
     pub fn is_no_translate(&self, dst: Ipv4Addr) -> bool {
         self.no_translate.iter().any(|p| p.contains(dst))
+    }
+}
+
+/// `[logging]`: the event sinks. Each is optional; with none configured, events still go to
+/// `cgnatd`'s own log (target `cgnat::events`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "a table")]
+pub struct LoggingConfig {
+    /// IPFIX collector (RFC 7011 over UDP), e.g. `"127.0.0.1:4739"`.
+    pub ipfix_collector: Option<std::net::SocketAddrV4>,
+    /// Seconds between template re-sends (RFC 7011 §8.4: over UDP, templates are re-sent
+    /// periodically), 1..=3600; default 60.
+    pub ipfix_template_refresh_secs: u32,
+    /// IPFIX observation domain ID; default 1.
+    pub ipfix_observation_domain: u32,
+    /// Syslog server (RFC 5424 over UDP, one message per datagram), e.g. `"127.0.0.1:5514"`.
+    pub syslog_server: Option<std::net::SocketAddrV4>,
+    /// HOSTNAME field of syslog messages; default `"cgnat"`.
+    pub syslog_hostname: String,
+    /// JSON-lines file, rotated by size.
+    pub json_file: Option<std::path::PathBuf>,
+    /// Rotate the JSON file at this size, bytes (>= 4096); default 100 MiB.
+    pub json_max_bytes: u64,
+    /// Rotated JSON files kept (1..=100); default 5.
+    pub json_keep: u32,
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        Self {
+            ipfix_collector: None,
+            ipfix_template_refresh_secs: 60,
+            ipfix_observation_domain: 1,
+            syslog_server: None,
+            syslog_hostname: "cgnat".into(),
+            json_file: None,
+            json_max_bytes: 100 * 1024 * 1024,
+            json_keep: 5,
+        }
     }
 }

@@ -10,7 +10,7 @@ use std::net::Ipv4Addr;
 use super::addr::{intervals_overlap, Ipv4Prefix, PoolEntry};
 use super::{
     ArpConfig, Config, ConfigError, DataplaneConfig, EalConfig, FragmentsConfig, L4Proto,
-    LimitsConfig, PoolConfig, PoolMode, TimeoutsConfig,
+    LimitsConfig, LoggingConfig, PoolConfig, PoolMode, TimeoutsConfig,
 };
 
 type Result<T = ()> = std::result::Result<T, ConfigError>;
@@ -176,7 +176,8 @@ impl Config {
         validate_timeouts(&self.timeouts)?;
         validate_limits(&self.limits)?;
         validate_fragments(&self.fragments)?;
-        self.validate_nat()
+        self.validate_nat()?;
+        validate_logging(&self.logging)
     }
 
     fn validate_ports(&self) -> Result {
@@ -728,6 +729,61 @@ fn validate_fragments(f: &FragmentsConfig) -> Result {
                 f.max_held, f.max_held_per_datagram
             ),
         ));
+    }
+    Ok(())
+}
+
+fn validate_logging(l: &LoggingConfig) -> Result {
+    for (key, addr) in [
+        ("logging.ipfix_collector", l.ipfix_collector),
+        ("logging.syslog_server", l.syslog_server),
+    ] {
+        if let Some(a) = addr {
+            if a.port() == 0 {
+                return Err(invalid(
+                    key,
+                    format!("port 0 is not a valid destination (got {a})"),
+                ));
+            }
+            if a.ip().is_unspecified() || a.ip().is_broadcast() || a.ip().is_multicast() {
+                return Err(invalid(key, format!("{} is not a unicast address", a.ip())));
+            }
+        }
+    }
+    if !(1..=3600).contains(&l.ipfix_template_refresh_secs) {
+        return Err(invalid(
+            "logging.ipfix_template_refresh_secs",
+            format!(
+                "must be between 1 and 3600 (got {})",
+                l.ipfix_template_refresh_secs
+            ),
+        ));
+    }
+    if l.syslog_hostname.is_empty()
+        || l.syslog_hostname.len() > 255
+        || !l.syslog_hostname.bytes().all(|b| (33..=126).contains(&b))
+    {
+        return Err(invalid(
+            "logging.syslog_hostname",
+            "must be 1-255 printable ASCII characters without spaces (RFC 5424 HOSTNAME)",
+        ));
+    }
+    if l.json_max_bytes < 4096 {
+        return Err(invalid(
+            "logging.json_max_bytes",
+            format!("must be at least 4096 (got {})", l.json_max_bytes),
+        ));
+    }
+    if !(1..=100).contains(&l.json_keep) {
+        return Err(invalid(
+            "logging.json_keep",
+            format!("must be between 1 and 100 (got {})", l.json_keep),
+        ));
+    }
+    if let Some(p) = &l.json_file {
+        if p.as_os_str().is_empty() {
+            return Err(invalid("logging.json_file", "must not be empty"));
+        }
     }
     Ok(())
 }
