@@ -117,6 +117,7 @@ fn full_example_parses_to_expected_struct() {
             no_translate: vec![pfx("192.0.2.0/24")],
             tcp_mss_clamp: 0,
         },
+        logging: Default::default(),
     };
     assert_eq!(cfg, expected);
     assert_eq!(cfg.pool.blocks_per_address(), 126);
