@@ -6,6 +6,8 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod logging;
+pub mod registry;
 
 pub use config::{
     AddrParseError, ArpConfig, Config, ConfigError, DataplaneConfig, EalConfig, Filtering,
