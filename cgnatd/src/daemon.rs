@@ -7,12 +7,12 @@
 use crate::convert::{worker_config, ConvertError};
 use crate::pkt::PoolAlloc;
 use crate::poll_loop::{self, WorkerIo};
+use crate::sinks::Sinks;
 use control::Config;
 use crossbeam_queue::ArrayQueue;
 use dataplane::events::WorkerEvent;
 use dataplane::{Counters, Worker};
 use dpdk::{Eal, Mempool, Port, PortSetup};
-use std::net::Ipv4Addr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -141,6 +141,10 @@ pub fn run(cfg: &Config) -> Result<(), DaemonError> {
             .map_or(0, |d| d.as_nanos() & u128::from(u64::MAX)),
     )
     .unwrap_or(1);
+    let mut sinks = Sinks::new(&cfg.logging).map_err(|e| DaemonError::Config {
+        key: "logging",
+        problem: e.to_string(),
+    })?;
     let mut joins = Vec::new();
     let mut queues = Vec::new();
     for (i, &lcore) in lcores.iter().take(usize::from(n_workers)).enumerate() {
@@ -194,7 +198,7 @@ pub fn run(cfg: &Config) -> Result<(), DaemonError> {
     }
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(100));
-        log_events(&queues);
+        log_events(&queues, &mut sinks);
     }
     info!("signal received, stopping workers");
 
@@ -211,8 +215,8 @@ pub fn run(cfg: &Config) -> Result<(), DaemonError> {
             Err(e) => warn!("worker failed: {e}"),
         }
     }
-    log_events(&queues);
-    print_final(&total, &extra, &inside, &outside);
+    log_events(&queues, &mut sinks);
+    print_final(&total, &extra, &sinks.stats, &inside, &outside);
     for p in [&mut inside, &mut outside] {
         if let Err(e) = p.stop() {
             warn!("stopping port {}: {e}", p.name());
@@ -226,7 +230,13 @@ pub fn run(cfg: &Config) -> Result<(), DaemonError> {
     Ok(())
 }
 
-fn print_final(total: &Counters, extra: &[u64; 3], inside: &Port, outside: &Port) {
+fn print_final(
+    total: &Counters,
+    extra: &[u64; 3],
+    sinks: &crate::sinks::SinkStats,
+    inside: &Port,
+    outside: &Port,
+) {
     use std::io::Write;
     let mut out = String::from("final counters\n");
     for (name, v) in total.iter() {
@@ -240,6 +250,14 @@ fn print_final(total: &Counters, extra: &[u64; 3], inside: &Port, outside: &Port
     .iter()
     .zip(extra)
     {
+        out.push_str(&format!("{name} {v}\n"));
+    }
+    for (name, v) in [
+        ("log_events_handled", sinks.events),
+        ("log_ipfix_send_errors", sinks.ipfix_send_errors),
+        ("log_syslog_send_errors", sinks.syslog_send_errors),
+        ("log_json_write_errors", sinks.json_write_errors),
+    ] {
         out.push_str(&format!("{name} {v}\n"));
     }
     for (role, p) in [("inside", inside), ("outside", outside)] {
@@ -264,47 +282,12 @@ fn print_final(total: &Counters, extra: &[u64; 3], inside: &Port, outside: &Port
 /// Worker → control-thread event queue capacity, per worker.
 const EVENT_QUEUE: usize = 65_536;
 
-/// Writes the workers' port-block and exhaustion events to the log (target `cgnat::events`).
-/// The IPFIX / syslog / JSON sinks of the logging issue consume the same events.
-fn log_events(queues: &[Arc<ArrayQueue<WorkerEvent>>]) {
-    let a = |x: u32| Ipv4Addr::from(x);
+/// Hands the workers' events to the sinks (log, registry, IPFIX, syslog, JSON lines).
+fn log_events(queues: &[Arc<ArrayQueue<WorkerEvent>>], sinks: &mut Sinks) {
     for q in queues {
         while let Some(ev) = q.pop() {
-            match ev {
-                WorkerEvent::BlockAllocated {
-                    subscriber,
-                    public,
-                    port_start,
-                    port_end,
-                    ..
-                } => info!(
-                    target: "cgnat::events",
-                    "port block allocated: subscriber {} public {} ports {port_start}-{port_end}",
-                    a(subscriber),
-                    a(public)
-                ),
-                WorkerEvent::BlockReleased {
-                    subscriber,
-                    public,
-                    port_start,
-                    port_end,
-                    ..
-                } => info!(
-                    target: "cgnat::events",
-                    "port block released: subscriber {} public {} ports {port_start}-{port_end}",
-                    a(subscriber),
-                    a(public)
-                ),
-                WorkerEvent::PortsExhausted { subscriber, .. } => {
-                    warn!(target: "cgnat::events", "ports exhausted: subscriber {}", a(subscriber))
-                }
-                WorkerEvent::AddressesExhausted { subscriber, .. } => {
-                    warn!(target: "cgnat::events", "addresses exhausted: subscriber {}", a(subscriber))
-                }
-                WorkerEvent::QuotaExceeded { subscriber, .. } => {
-                    warn!(target: "cgnat::events", "session quota exceeded: subscriber {}", a(subscriber))
-                }
-            }
+            sinks.handle(&ev);
         }
     }
+    sinks.flush();
 }

@@ -7,6 +7,7 @@ mod convert;
 mod daemon;
 mod pkt;
 mod poll_loop;
+mod sinks;
 
 use clap::Parser;
 use std::path::PathBuf;

@@ -134,7 +134,7 @@ struct Run {
     counters: std::collections::HashMap<String, u64>,
 }
 
-fn run_cgnatd(name: &str, inside: &[Vec<u8>], outside: &[Vec<u8>]) -> Run {
+fn run_cgnatd(name: &str, inside: &[Vec<u8>], outside: &[Vec<u8>], extra: &str) -> Run {
     let dir = std::env::temp_dir().join(format!("cgnat-dpdk-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -164,7 +164,7 @@ rx_desc = 256
 tx_desc = 256
 max_bindings_per_worker = 1024
 max_subscribers_per_worker = 64
-"#,
+{extra}"#,
         pid = std::process::id()
     );
     let cfg_path = dir.join("cgnat.toml");
@@ -266,7 +266,45 @@ fn cgnatd_translates_real_mbufs_through_the_poll_loop() {
         outside.push(tcp_synack(NH_MAC, OUT_MAC, SERVER, 80, PUB, port, 64));
         outside.push(echo(NH_MAC, OUT_MAC, SERVER, PUB, 64, false, port));
     }
-    let r = run_cgnatd("basic", &inside, &outside);
+    // Event sinks: a syslog receiver and an IPFIX collector on loopback, and a JSON file.
+    let syslog = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let ipfix = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let json = std::env::temp_dir().join(format!("cgnat-dpdk-events-{}.jsonl", std::process::id()));
+    let extra = format!(
+        "[logging]\nsyslog_server = \"{}\"\nipfix_collector = \"{}\"\njson_file = \"{}\"\n",
+        syslog.local_addr().unwrap(),
+        ipfix.local_addr().unwrap(),
+        json.display()
+    );
+    let r = run_cgnatd("basic", &inside, &outside, &extra);
+    syslog.set_nonblocking(true).unwrap();
+    ipfix.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 2048];
+    let (n, _) = syslog.recv_from(&mut buf).expect("a syslog message");
+    let line = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(line.starts_with("<134>1 "), "{line}");
+    assert!(
+        line.contains("PBAADD [nat@32473 ISADDR=\"100.64.0.2\" XSADDR=\"203.0.113.1\" XPORTSTART=\"1024\" XPORTEND=\"1031\"]"),
+        "{line}"
+    );
+    let (n, _) = ipfix
+        .recv_from(&mut buf)
+        .expect("an IPFIX templates message");
+    assert_eq!(&buf[..2], &[0, 10], "IPFIX version 10");
+    assert_eq!(
+        usize::from(u16::from_be_bytes([buf[2], buf[3]])),
+        n,
+        "IPFIX message length"
+    );
+    assert_eq!(&buf[16..18], &[0, 2], "first set is the template set");
+    let (n, _) = ipfix.recv_from(&mut buf).expect("an IPFIX data message");
+    assert!(
+        n > 20 && u16::from_be_bytes([buf[16], buf[17]]) >= 256,
+        "a data set (set ID >= 256)"
+    );
+    let j = std::fs::read_to_string(&json).unwrap();
+    assert!(j.contains("\"event\":\"block_alloc\""), "{j}");
+    let _ = std::fs::remove_file(&json);
     // The worker's port-block event reached the log through the event queue.
     assert!(
         r.stderr.contains(
@@ -345,7 +383,7 @@ fn cgnatd_drops_garbage_and_keeps_running() {
     let mut bad = udp(SUB_MAC, IN_MAC, SUB, 5000, SERVER, 53, 64, b"x");
     bad[24] ^= 0xff;
     inside.push(bad);
-    let r = run_cgnatd("garbage", &inside, &[]);
+    let r = run_cgnatd("garbage", &inside, &[], "");
     let c = &r.counters;
     assert_eq!(c["rx_inside"], u64::try_from(inside.len()).unwrap());
     assert_eq!(c["drop_ipv4_checksum"], 1);

@@ -1,0 +1,289 @@
+//! The event sinks, run by the main (control) thread, never by a worker: the port-block
+//! registry (abuse lookups), IPFIX (RFC 7011/8158) and syslog (RFC 5424) over UDP, a rotated
+//! JSON-lines file, and `cgnatd`'s own log. Workers hand their events over through bounded
+//! queues; a slow or absent collector costs this thread a failed `send`, never a worker.
+
+use control::logging::ipfix::{
+    self, ExhaustionRecord, Exporter, NatEvent, PortBlockRecord, Record,
+};
+use control::logging::jsonl::{JsonlFormatter, RotatingFile};
+use control::logging::syslog::{unix_ms, LogEvent, QuotaKind, SyslogFormatter};
+use control::registry::PortBlockRegistry;
+use control::LoggingConfig;
+use dataplane::events::WorkerEvent;
+use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
+use std::time::SystemTime;
+use tracing::{info, warn};
+
+/// Registry bounds: records kept, and how long released ones are kept (30 days).
+const REGISTRY_MAX: usize = 4_000_000;
+const REGISTRY_RETENTION_MS: u64 = 30 * 24 * 3600 * 1000;
+
+/// Sink failures, reported at shutdown.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SinkStats {
+    /// IPFIX messages that could not be sent.
+    pub ipfix_send_errors: u64,
+    /// Syslog messages that could not be sent.
+    pub syslog_send_errors: u64,
+    /// JSON lines that could not be written.
+    pub json_write_errors: u64,
+    /// Events handled.
+    pub events: u64,
+}
+
+/// All sinks.
+pub struct Sinks {
+    socket: Option<UdpSocket>,
+    ipfix: Option<(SocketAddrV4, Exporter)>,
+    syslog: Option<(SocketAddrV4, SyslogFormatter)>,
+    json: Option<(JsonlFormatter, RotatingFile)>,
+    /// The port-block registry: who held which public port range when.
+    pub registry: PortBlockRegistry,
+    pending: Vec<Record>,
+    buf: Vec<u8>,
+    line: String,
+    /// Failures so far.
+    pub stats: SinkStats,
+}
+
+impl std::fmt::Debug for Sinks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sinks")
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+fn ip(a: u32) -> Ipv4Addr {
+    Ipv4Addr::from(a)
+}
+
+impl Sinks {
+    /// Opens the configured sinks.
+    pub fn new(cfg: &LoggingConfig) -> std::io::Result<Self> {
+        let socket = if cfg.ipfix_collector.is_some() || cfg.syslog_server.is_some() {
+            let s = UdpSocket::bind("0.0.0.0:0")?;
+            s.set_nonblocking(true)?;
+            Some(s)
+        } else {
+            None
+        };
+        let syslog = match cfg.syslog_server {
+            Some(a) => {
+                let f = SyslogFormatter::new(&cfg.syslog_hostname)
+                    .and_then(|f| f.with_procid(&std::process::id().to_string()))
+                    .map_err(|e| std::io::Error::other(format!("logging.syslog_hostname: {e}")))?;
+                Some((a, f))
+            }
+            None => None,
+        };
+        let json = match &cfg.json_file {
+            Some(p) => Some((
+                JsonlFormatter::new(),
+                RotatingFile::open(p, cfg.json_max_bytes, cfg.json_keep as usize)?,
+            )),
+            None => None,
+        };
+        let ipfix = cfg.ipfix_collector.map(|a| {
+            (
+                a,
+                Exporter::new(cfg.ipfix_observation_domain)
+                    .with_template_refresh(cfg.ipfix_template_refresh_secs, 100),
+            )
+        });
+        Ok(Self {
+            socket,
+            ipfix,
+            syslog,
+            json,
+            registry: PortBlockRegistry::new(REGISTRY_MAX, REGISTRY_RETENTION_MS),
+            pending: Vec::with_capacity(256),
+            buf: Vec::with_capacity(1500),
+            line: String::with_capacity(512),
+            stats: SinkStats::default(),
+        })
+    }
+
+    /// Handles one worker event (wall-clock time of handling: events arrive within 100 ms).
+    pub fn handle(&mut self, ev: &WorkerEvent) {
+        self.stats.events += 1;
+        let now_ms = unix_ms(SystemTime::now());
+        let (log, rec) = match *ev {
+            WorkerEvent::BlockAllocated {
+                subscriber,
+                public,
+                port_start,
+                port_end,
+                ..
+            } => {
+                self.registry
+                    .allocate(ip(public), port_start, port_end, ip(subscriber), now_ms);
+                info!(target: "cgnat::events", "port block allocated: subscriber {} public {} ports {port_start}-{port_end}", ip(subscriber), ip(public));
+                (
+                    LogEvent::BlockAlloc {
+                        subscriber: ip(subscriber),
+                        public: ip(public),
+                        port_start,
+                        port_end,
+                    },
+                    Record::Block(block_record(
+                        NatEvent::PortBlockAlloc,
+                        now_ms,
+                        subscriber,
+                        public,
+                        port_start,
+                        port_end,
+                    )),
+                )
+            }
+            WorkerEvent::BlockReleased {
+                subscriber,
+                public,
+                port_start,
+                port_end,
+                ..
+            } => {
+                self.registry.release(ip(public), port_start, now_ms);
+                info!(target: "cgnat::events", "port block released: subscriber {} public {} ports {port_start}-{port_end}", ip(subscriber), ip(public));
+                (
+                    LogEvent::BlockDealloc {
+                        subscriber: ip(subscriber),
+                        public: ip(public),
+                        port_start,
+                        port_end,
+                    },
+                    Record::Block(block_record(
+                        NatEvent::PortBlockDealloc,
+                        now_ms,
+                        subscriber,
+                        public,
+                        port_start,
+                        port_end,
+                    )),
+                )
+            }
+            WorkerEvent::PortsExhausted { subscriber, .. } => {
+                warn!(target: "cgnat::events", "ports exhausted: subscriber {}", ip(subscriber));
+                (
+                    LogEvent::PortsExhausted {
+                        subscriber: ip(subscriber),
+                        public: None,
+                    },
+                    Record::Exhaustion(ExhaustionRecord {
+                        time_ms: now_ms,
+                        event: NatEvent::PortsExhausted,
+                        subscriber: Some(ip(subscriber)),
+                        public: None,
+                        quota: None,
+                    }),
+                )
+            }
+            WorkerEvent::AddressesExhausted { subscriber, .. } => {
+                warn!(target: "cgnat::events", "addresses exhausted: subscriber {}", ip(subscriber));
+                (
+                    LogEvent::AddressesExhausted {
+                        subscriber: Some(ip(subscriber)),
+                    },
+                    Record::Exhaustion(ExhaustionRecord {
+                        time_ms: now_ms,
+                        event: NatEvent::AddressesExhausted,
+                        subscriber: Some(ip(subscriber)),
+                        public: None,
+                        quota: None,
+                    }),
+                )
+            }
+            WorkerEvent::QuotaExceeded { subscriber, .. } => {
+                warn!(target: "cgnat::events", "session quota exceeded: subscriber {}", ip(subscriber));
+                (
+                    LogEvent::QuotaExceeded {
+                        subscriber: ip(subscriber),
+                        kind: QuotaKind::Sessions,
+                    },
+                    Record::Exhaustion(ExhaustionRecord {
+                        time_ms: now_ms,
+                        event: NatEvent::QuotaExceeded,
+                        subscriber: Some(ip(subscriber)),
+                        public: None,
+                        quota: Some(QuotaKind::Sessions.ipfix_value()),
+                    }),
+                )
+            }
+        };
+        if let (Some((addr, f)), Some(sock)) = (&self.syslog, &self.socket) {
+            self.line.clear();
+            f.format(&log, now_ms, &mut self.line);
+            if sock.send_to(self.line.as_bytes(), *addr).is_err() {
+                self.stats.syslog_send_errors += 1;
+            }
+        }
+        if let Some((f, file)) = &mut self.json {
+            self.line.clear();
+            f.format(&log, now_ms, &mut self.line);
+            if file.write_line(&self.line).is_err() {
+                self.stats.json_write_errors += 1;
+            }
+        }
+        if self.ipfix.is_some() {
+            self.pending.push(rec);
+        }
+    }
+
+    /// Sends pending IPFIX records (and the templates when due). Called after each drain.
+    pub fn flush(&mut self) {
+        let (Some((addr, exp)), Some(sock)) = (&mut self.ipfix, &self.socket) else {
+            self.pending.clear();
+            return;
+        };
+        let now_s = u32::try_from(unix_ms(SystemTime::now()) / 1000).unwrap_or(u32::MAX);
+        if exp.should_resend_templates(now_s) {
+            self.buf.clear();
+            exp.templates(now_s, &mut self.buf);
+            if sock.send_to(&self.buf, *addr).is_err() {
+                self.stats.ipfix_send_errors += 1;
+            }
+        }
+        let mut at = 0;
+        while at < self.pending.len() {
+            self.buf.clear();
+            let n = exp.records(
+                now_s,
+                &self.pending[at..],
+                &mut self.buf,
+                ipfix::DEFAULT_MAX_MESSAGE_LEN,
+            );
+            if n == 0 {
+                break;
+            }
+            if sock.send_to(&self.buf, *addr).is_err() {
+                self.stats.ipfix_send_errors += 1;
+            }
+            at += n;
+        }
+        self.pending.clear();
+        if let Some((_, file)) = &mut self.json {
+            let _ = file.flush();
+        }
+    }
+}
+
+fn block_record(
+    event: NatEvent,
+    time_ms: u64,
+    subscriber: u32,
+    public: u32,
+    port_start: u16,
+    port_end: u16,
+) -> PortBlockRecord {
+    PortBlockRecord {
+        time_ms,
+        event,
+        subscriber: ip(subscriber),
+        public: ip(public),
+        port_start,
+        port_end,
+        step: 1,
+        num_ports: port_end.saturating_sub(port_start).saturating_add(1),
+    }
+}
