@@ -110,6 +110,11 @@ impl TscClock {
             start: dpdk::tsc_cycles(),
         }
     }
+    /// Converts a TSC cycle count to nanoseconds.
+    pub fn cycles_to_ns(&self, cycles: u64) -> u64 {
+        u64::try_from(u128::from(cycles) * 1_000_000_000 / self.hz).unwrap_or(u64::MAX)
+    }
+
     /// Nanoseconds since start, plus one second so that 0 never means "now".
     #[inline]
     pub fn now_ns(&self) -> u64 {
@@ -157,10 +162,11 @@ pub fn run<R: BurstRx, T: BurstTx>(
     let mut scratch: Vec<Mbuf> = Vec::with_capacity(1024);
     let mut tx: Tx<Pkt> = Tx::with_capacity(1024);
     let mut last_timer = 0u64;
-    let (mut polls, mut idle_polls, mut busy_ns) = (0u64, 0u64, 0u64);
+    let (mut polls, mut idle_polls, mut busy_cycles) = (0u64, 0u64, 0u64);
     let mut events_ring_full = 0u64;
     let started = clock.now_ns();
     while !stop.load(Ordering::Relaxed) {
+        let iter_start = dpdk::tsc_cycles();
         let now = clock.now_ns();
         polls += 1;
         let mut got = 0;
@@ -187,7 +193,7 @@ pub fn run<R: BurstRx, T: BurstTx>(
         flush(&mut tx.inside, &mut scratch, &mut io.in_tx, c);
         flush(&mut tx.outside, &mut scratch, &mut io.out_tx, c);
         if busy {
-            busy_ns += clock.now_ns().saturating_sub(now);
+            busy_cycles += dpdk::tsc_cycles().wrapping_sub(iter_start);
         }
         w.drain_events(|ev| {
             if let Some(q) = &io.events {
@@ -201,7 +207,7 @@ pub fn run<R: BurstRx, T: BurstTx>(
         counters: w.counters().clone(),
         polls,
         idle_polls,
-        busy_ns,
+        busy_ns: clock.cycles_to_ns(busy_cycles),
         total_ns: clock.now_ns().saturating_sub(started),
         bindings: w.bindings(),
         state_bytes: w.nat().memory(),

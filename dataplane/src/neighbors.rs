@@ -79,7 +79,9 @@ impl<B> Neighbors<B> {
         let mut held = Vec::with_capacity(usize::from(p.max_pending_total));
         held.resize_with(usize::from(p.max_pending_total), || None);
         Self {
-            entries: HashMap::with_capacity(p.max_entries as usize),
+            // Twice the entry limit: hashbrown never has to grow (allocate) to clear tombstones
+            // left by removed entries while at most half its capacity is in use.
+            entries: HashMap::with_capacity((p.max_entries as usize).saturating_mul(2)),
             held,
             held_count: 0,
             outstanding: Vec::with_capacity(usize::from(p.max_pending_total.max(1))),
@@ -200,11 +202,19 @@ impl<B> Neighbors<B> {
         }
     }
 
-    /// Timer work: returns (via `request`) hosts to re-request and (via `drop_held`) packets
+    /// Timer work: returns (via `request`, at most `max_requests` of them) hosts to re-request
+    /// and (via `drop_held`) packets
     /// whose host never answered. Visits only hosts with a request outstanding (at most
     /// `max_pending_total` of them), never the whole cache.
-    pub fn poll(&mut self, now: u64, mut request: impl FnMut(u32), mut drop_held: impl FnMut(B)) {
+    pub fn poll(
+        &mut self,
+        now: u64,
+        max_requests: usize,
+        mut request: impl FnMut(u32),
+        mut drop_held: impl FnMut(B),
+    ) {
         let p = self.p;
+        let mut requested = 0;
         let mut dead: [u32; 16] = [0; 16];
         let mut n_dead = 0;
         for &ip in &self.outstanding {
@@ -221,6 +231,11 @@ impl<B> Neighbors<B> {
                 }
                 continue;
             }
+            if requested >= max_requests {
+                // Left as due: retried on a later poll, never marked as sent when it was not.
+                continue;
+            }
+            requested += 1;
             e.retries += 1;
             e.requested_ns = now.max(1);
             request(ip);
@@ -297,11 +312,26 @@ mod tests {
         assert_eq!(n.hold(9, 5), Err(5));
         let (mut reqs, mut dropped) = (0, 0);
         for t in 2..10 {
-            n.poll(t * S, |_| reqs += 1, |_| dropped += 1);
+            n.poll(t * S, 16, |_| reqs += 1, |_| dropped += 1);
         }
         assert_eq!(reqs, 2, "two retries after the first request");
         assert_eq!(dropped, 4);
         assert_eq!(n.len(), 0);
+    }
+
+    #[test]
+    fn request_budget_leaves_the_rest_due_instead_of_losing_them() {
+        let mut n: Neighbors<u32> = Neighbors::new(NeighborParams::default());
+        for ip in 1..=3 {
+            assert_eq!(n.lookup(ip, S), Lookup::Hold { request: true });
+        }
+        let mut sent = vec![];
+        n.poll(2 * S, 1, |ip| sent.push(ip), |_| {});
+        assert_eq!(sent.len(), 1);
+        n.poll(2 * S, 1, |ip| sent.push(ip), |_| {});
+        n.poll(2 * S, 1, |ip| sent.push(ip), |_| {});
+        sent.sort_unstable();
+        assert_eq!(sent, vec![1, 2, 3], "every host re-requested exactly once");
     }
 
     #[test]

@@ -410,10 +410,15 @@ impl<B: PacketBuf> Worker<B> {
                 sport: b.pub_port,
                 ..f
             };
-            let to = self
-                .nat
-                .map_inbound(f.proto, f.dst, f.dport)
-                .map(|i| self.nat.bindings.get(i).sub_ip);
+            // Only a first fragment needs the destination subscriber (for its later
+            // fragments); everything else is looked up once, by nat_in.
+            let to = if ip.is_first_fragment() {
+                self.nat
+                    .map_inbound(f.proto, f.dst, f.dport)
+                    .map(|i| self.nat.bindings.get(i).sub_ip)
+            } else {
+                None
+            };
             self.nat_in(buf, ip, f2, now, tx, alloc, true)
                 .map_err(|r| match r {
                     DropReason::NoBinding
@@ -529,7 +534,8 @@ impl<B: PacketBuf> Worker<B> {
         self.frags
             .record_first(key, v, info, now)
             .map_err(frag_drop)?;
-        let mut released: [Option<B>; 16] = Default::default();
+        // Room for every fragment a datagram may hold (`max_held_per_datagram` <= 64).
+        let mut released: [Option<B>; 64] = [const { None }; 64];
         let mut n = 0;
         let mut extra = 0u64;
         self.frags.drain_held(&key, |b| {

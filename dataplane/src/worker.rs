@@ -690,6 +690,7 @@ impl<B: PacketBuf> Worker<B> {
                 let mut n = 0;
                 nb.poll(
                     now,
+                    reqs.len(),
                     |ip| {
                         if n < reqs.len() {
                             reqs[n] = ip;

@@ -2023,3 +2023,27 @@ fn tcp_mss_clamp_lowers_syn_mss_to_1400() {
 // Not testable here (no dataplane behaviour to drive): RFC 5382 REQ-6 (ALGs off by default:
 // there are no TCP ALGs in the dataplane), RFC 6888 REQ-9 (PCP), REQ-10 (manageability),
 // REQ-12 (logging of destinations), REQ-13/14 (log volume trade-offs: control plane).
+
+/// More held fragments than fit in one ARP-free burst of 16: a datagram may hold up to
+/// `fragments.max_held_per_datagram` (<= 64), and all of them leave once the first arrives.
+#[test]
+fn rfc4787_req14_forty_out_of_order_fragments_all_released() {
+    let mut h = harness(|c| {
+        c.fragments.max_held_per_datagram = 64;
+        c.fragments.max_held_total = 256;
+    });
+    let payload: Vec<u8> = (0..41 * 8)
+        .map(|i| u8::try_from(i % 251).unwrap())
+        .collect();
+    let whole = udp(SUB_MAC, IN_MAC, SUB1, 5000, SERVER, 53, 64, &payload);
+    let cuts: Vec<usize> = (1..=40).map(|i| i * 8).collect();
+    let f = fragment(&whole, &cuts);
+    assert_eq!(f.len(), 41);
+    for x in f[1..].iter().rev() {
+        assert!(h.send(Side::Inside, x).is_empty());
+    }
+    assert_eq!(ev(&h, Event::FragmentHeld), 40);
+    let out = h.send(Side::Inside, &f[0]);
+    assert_eq!(out.outside.len(), 41, "{:?}", h.w.counters());
+    assert_eq!(h.w.counters().total_drops(), 0);
+}
