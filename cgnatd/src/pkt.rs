@@ -31,6 +31,14 @@ impl PacketBuf for Pkt {
     fn rss_hash(&self) -> Option<u32> {
         self.0.rss_hash()
     }
+    #[inline]
+    fn tag(&self) -> u32 {
+        self.0.user_tag()
+    }
+    #[inline]
+    fn set_tag(&mut self, tag: u32) {
+        self.0.set_user_tag(tag);
+    }
 }
 
 /// Allocates frames from the worker's mempool.

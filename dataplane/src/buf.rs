@@ -20,6 +20,12 @@ pub trait PacketBuf {
     fn rss_hash(&self) -> Option<u32> {
         None
     }
+    /// The handoff tag a worker stored with [`Self::set_tag`] before handing the buffer to
+    /// another worker (see `steer.rs`). Only meaningful on buffers read from a handoff ring.
+    fn tag(&self) -> u32;
+    /// Stores a handoff tag in the buffer's metadata (for mbufs: the user field of the hash
+    /// union, which the RSS hash no longer needs once the frame was steered).
+    fn set_tag(&mut self, tag: u32);
 }
 
 /// A source of fresh, empty buffers (a DPDK mempool in the daemon).
@@ -37,6 +43,7 @@ pub const VEC_BUF_ROOM: usize = 2048;
 pub struct VecBuf {
     bytes: Vec<u8>,
     len: usize,
+    tag: u32,
 }
 
 impl std::fmt::Debug for VecBuf {
@@ -53,6 +60,7 @@ impl VecBuf {
         Self {
             bytes,
             len: frame.len(),
+            tag: 0,
         }
     }
 
@@ -63,6 +71,7 @@ impl VecBuf {
         Self {
             bytes,
             len: frame.len(),
+            tag: 0,
         }
     }
 
@@ -71,6 +80,7 @@ impl VecBuf {
         Self {
             bytes: vec![0; VEC_BUF_ROOM],
             len: 0,
+            tag: 0,
         }
     }
 
@@ -96,6 +106,12 @@ impl PacketBuf for VecBuf {
     }
     fn tailroom(&self) -> usize {
         self.bytes.len() - self.len
+    }
+    fn tag(&self) -> u32 {
+        self.tag
+    }
+    fn set_tag(&mut self, tag: u32) {
+        self.tag = tag;
     }
 }
 

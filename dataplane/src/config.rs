@@ -5,6 +5,7 @@ use crate::deterministic::DeterministicMap;
 use crate::fragments::FragParams;
 use crate::nat::{Filtering, Timeouts};
 use crate::neighbors::NeighborParams;
+use crate::steer::Steering;
 
 /// One port's addressing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +99,8 @@ pub struct WorkerConfig {
     pub icmp_error_rate: u32,
     /// Seed for port randomisation.
     pub seed: u64,
+    /// How frames reach their owner when there is more than one worker.
+    pub steering: Steering,
 }
 
 impl WorkerConfig {
@@ -143,6 +146,7 @@ impl WorkerConfig {
             neighbors: NeighborParams::default(),
             icmp_error_rate: 100,
             seed: 0x5eed,
+            steering: Steering::default(),
         }
     }
 }

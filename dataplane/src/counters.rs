@@ -93,6 +93,29 @@ enum_with_names! {
         SessionExpired => "session_expired",
         /// Port blocks returned to the pool after their hold-down.
         BlockReleased => "block_released",
+        /// Inside frames that arrived on their owner's queue because the NIC's RSS (source
+        /// address only) put them there.
+        SteerNicInside => "steer_nic_inside",
+        /// Outside frames that arrived on their owner's queue while rte_flow rules steer the
+        /// outside port.
+        SteerNicOutside => "steer_nic_outside",
+        /// Frames (either port) already on their owner's queue under software steering.
+        SteerLocal => "steer_local",
+        /// Inside frames handed to the worker that owns their subscriber.
+        HandoffInside => "handoff_inside",
+        /// Outside frames handed to the worker that owns their port block.
+        HandoffOutside => "handoff_outside",
+        /// Outside fragments handed to the worker that steers their datagram (hash of source,
+        /// destination, protocol, identification).
+        HandoffFragment => "handoff_fragment",
+        /// Hairpinned packets handed to the worker that owns the destination port block.
+        HandoffHairpin => "handoff_hairpin",
+        /// Copies of ARP frames sent to the other workers so every neighbour cache learns.
+        HandoffArp => "handoff_arp",
+        /// Frames received from another worker's handoff ring.
+        HandoffReceived => "handoff_received",
+        /// Outside fragments held while their datagram's first fragment (and owner) is unknown.
+        FragmentSteerHeld => "fragment_steer_held",
     }
 }
 
@@ -193,6 +216,14 @@ enum_with_names! {
         NoBuffer => "drop_no_buffer",
         /// The transmit batch or the NIC's TX ring was full.
         TxFull => "drop_tx_full",
+        /// The per-burst handoff queue to another worker was full.
+        HandoffQueueFull => "drop_handoff_queue_full",
+        /// The handoff ring to another worker was full (the other worker is behind).
+        HandoffRingFull => "drop_handoff_ring_full",
+        /// A hairpinned fragment whose destination belongs to another worker.
+        HandoffHairpinFragment => "drop_handoff_hairpin_fragment",
+        /// A frame from a handoff ring with an unknown tag (a bug; never expected).
+        HandoffBadTag => "drop_handoff_bad_tag",
     }
 }
 

@@ -23,6 +23,7 @@ pub mod nat;
 pub mod neighbors;
 pub mod port_block;
 pub mod session;
+pub mod steer;
 pub mod syn_hold;
 pub mod timeouts;
 mod translate;

@@ -410,6 +410,20 @@ impl<B: PacketBuf> Worker<B> {
                 sport: b.pub_port,
                 ..f
             };
+            if self.cfg.n_workers > 1 {
+                if let Some(owner) = self
+                    .port_owner(f.dport)
+                    .filter(|&o| o != self.cfg.worker_id)
+                {
+                    // The destination binding lives on another worker: it does the inbound
+                    // half (ARCHITECTURE.md, steering).
+                    if ip.is_fragment() {
+                        return Err(DropReason::HandoffHairpinFragment);
+                    }
+                    self.hand_off_hairpin(owner, buf);
+                    return Ok(());
+                }
+            }
             // Only a first fragment needs the destination subscriber (for its later
             // fragments); everything else is looked up once, by nat_in.
             let to = if ip.is_first_fragment() {

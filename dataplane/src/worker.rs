@@ -16,6 +16,7 @@ use crate::fragments::{FragDrop, FragmentTable};
 use crate::nat::{NatParams, NatState};
 use crate::neighbors::{Lookup, Neighbors};
 use crate::port_block::BlockParams;
+use crate::steer::Outbox;
 use crate::syn_hold::SynHold;
 use crate::wire::ipv4::{self, Ipv4Error, PROTO_ICMP};
 use crate::wire::{arp, ethernet, icmp, WireError};
@@ -83,6 +84,10 @@ pub struct Worker<B> {
     pub(crate) nb_in: Neighbors<B>,
     pub(crate) nb_out: Neighbors<B>,
     pub(crate) frags: FragmentTable<B, FragValue>,
+    /// Outside fragments whose home is this worker: datagram → owning worker.
+    pub(crate) frag_steer: FragmentTable<B, u16>,
+    /// Frames for other workers, flushed by the poll loop after every burst.
+    pub(crate) outbox: Outbox<B>,
     pub(crate) syn_hold: SynHold,
     pub(crate) counters: Counters,
     pub(crate) icmp_tokens: u32,
@@ -210,6 +215,19 @@ impl<B: PacketBuf> Worker<B> {
             nb_in: Neighbors::new(cfg.neighbors),
             nb_out: Neighbors::new(cfg.neighbors),
             frags: FragmentTable::new(cfg.fragments),
+            frag_steer: FragmentTable::new(if cfg.n_workers > 1 {
+                cfg.fragments
+            } else {
+                crate::fragments::FragParams {
+                    max_datagrams: 1,
+                    max_held_total: 1,
+                    ..cfg.fragments
+                }
+            }),
+            outbox: Outbox::new(
+                if cfg.n_workers > 1 { cfg.n_workers } else { 0 },
+                cfg.steering.outbox,
+            ),
             syn_hold: SynHold::new(cfg.max_syn_hold),
             counters: Counters::default(),
             icmp_tokens: cfg.icmp_error_rate,
@@ -338,7 +356,22 @@ impl<B: PacketBuf> Worker<B> {
             Side::Inside => Event::RxInside,
             Side::Outside => Event::RxOutside,
         });
-        if let Err(r) = self.process_inner(side, buf, now_ns, tx, alloc) {
+        if let Err(r) = self.process_inner(side, buf, now_ns, tx, alloc, self.cfg.n_workers > 1) {
+            self.counters.drop(r);
+        }
+    }
+
+    /// Processes a frame this worker owns (handed over by another worker, or released by the
+    /// fragment steering): no steering decision.
+    pub(crate) fn process_owned(
+        &mut self,
+        side: Side,
+        buf: B,
+        now_ns: u64,
+        tx: &mut Tx<B>,
+        alloc: &mut impl BufAlloc<B>,
+    ) {
+        if let Err(r) = self.process_inner(side, buf, now_ns, tx, alloc, false) {
             self.counters.drop(r);
         }
     }
@@ -350,6 +383,7 @@ impl<B: PacketBuf> Worker<B> {
         now: u64,
         tx: &mut Tx<B>,
         alloc: &mut impl BufAlloc<B>,
+        steer: bool,
     ) -> Result<(), DropReason> {
         let port = self.port(side);
         let eth = ethernet::Frame::new_checked(buf.data()).map_err(|_| DropReason::EthTruncated)?;
@@ -361,15 +395,46 @@ impl<B: PacketBuf> Worker<B> {
             return Err(DropReason::Looped);
         }
         match eth.ethertype() {
-            ethernet::ETHERTYPE_IPV4 => self.ipv4(side, buf, now, tx, alloc),
-            ethernet::ETHERTYPE_ARP => self.arp(side, buf, now, tx),
+            ethernet::ETHERTYPE_IPV4 => {
+                let buf = if steer {
+                    match self.steer(side, buf, now, tx, alloc) {
+                        Some(b) => b,
+                        None => return Ok(()),
+                    }
+                } else {
+                    buf
+                };
+                self.ipv4(side, buf, now, tx, alloc)
+            }
+            ethernet::ETHERTYPE_ARP => {
+                if steer {
+                    self.replicate_arp(side, &buf, alloc);
+                }
+                self.arp(side, buf, now, tx, false)
+            }
             _ => Err(DropReason::UnsupportedEthertype),
+        }
+    }
+
+    /// A learn-only ARP copy from another worker: update the neighbour cache (and release
+    /// frames held for the sender), never answer.
+    pub(crate) fn arp_learn(&mut self, side: Side, buf: B, now: u64, tx: &mut Tx<B>) {
+        match self.arp(side, buf, now, tx, true) {
+            Ok(()) | Err(DropReason::ArpNotForUs) => {}
+            Err(r) => self.counters.drop(r),
         }
     }
 
     // ---- ARP -------------------------------------------------------------------------------
 
-    fn arp(&mut self, side: Side, mut buf: B, now: u64, tx: &mut Tx<B>) -> Result<(), DropReason> {
+    fn arp(
+        &mut self,
+        side: Side,
+        mut buf: B,
+        now: u64,
+        tx: &mut Tx<B>,
+        learn_only: bool,
+    ) -> Result<(), DropReason> {
         let port = self.port(side);
         let (op, sha, spa, tpa) = {
             let p = arp::Packet::new_checked(&buf.data()[ETH..])
@@ -400,6 +465,9 @@ impl<B: PacketBuf> Worker<B> {
                     tx.push(side, held, counters);
                 }
             });
+        }
+        if learn_only {
+            return Ok(());
         }
         if !ours {
             return Err(DropReason::ArpNotForUs);
@@ -463,26 +531,43 @@ impl<B: PacketBuf> Worker<B> {
         tx: &mut Tx<B>,
         alloc: &mut impl BufAlloc<B>,
     ) -> Result<(), DropReason> {
-        let ip = {
-            let p = ipv4::Packet::new_checked(&buf.data()[ETH..]).map_err(ipv4_drop)?;
-            Ip {
-                src: p.src(),
-                dst: p.dst(),
-                proto: p.protocol(),
-                ttl: p.ttl(),
-                hl: p.header_len(),
-                end: ETH + usize::from(p.total_len()),
-                more_frags: p.more_frags(),
-                frag_offset: p.frag_offset(),
-                dont_frag: p.dont_frag(),
-                total: p.total_len(),
-                ident: p.ident(),
-            }
-        };
+        let ip = Self::read_ip(&buf)?;
         if buf.data().len() > ip.end {
             // Ethernet padding (or trailing garbage) is not part of the datagram.
             buf.set_len(ip.end);
         }
+        self.ipv4_classified(side, buf, &ip, now, tx, alloc)
+    }
+
+    /// Validates and reads the IPv4 header of the frame in `buf`.
+    pub(crate) fn read_ip(buf: &B) -> Result<Ip, DropReason> {
+        let p =
+            ipv4::Packet::new_checked(buf.data().get(ETH..).unwrap_or(&[])).map_err(ipv4_drop)?;
+        Ok(Ip {
+            src: p.src(),
+            dst: p.dst(),
+            proto: p.protocol(),
+            ttl: p.ttl(),
+            hl: p.header_len(),
+            end: ETH + usize::from(p.total_len()),
+            more_frags: p.more_frags(),
+            frag_offset: p.frag_offset(),
+            dont_frag: p.dont_frag(),
+            total: p.total_len(),
+            ident: p.ident(),
+        })
+    }
+
+    fn ipv4_classified(
+        &mut self,
+        side: Side,
+        buf: B,
+        ip: &Ip,
+        now: u64,
+        tx: &mut Tx<B>,
+        alloc: &mut impl BufAlloc<B>,
+    ) -> Result<(), DropReason> {
+        let ip = *ip;
         let port = self.port(side);
         match side {
             Side::Inside => {
@@ -703,6 +788,16 @@ impl<B: PacketBuf> Worker<B> {
                     Self::send_arp_request(port, side, ip, alloc, tx, counters);
                 }
             }
+        }
+        {
+            let Self {
+                frag_steer,
+                counters,
+                ..
+            } = self;
+            frag_steer.expire(now, EXPIRY_BUDGET as usize, |_b| {
+                counters.drop(DropReason::FragmentTimeout)
+            });
         }
         let e = self.nat.expire(secs(now), EXPIRY_BUDGET);
         self.counters

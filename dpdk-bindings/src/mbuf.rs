@@ -74,6 +74,13 @@ impl Mbuf {
         unsafe { self.0.as_ref() }
     }
 
+    #[inline]
+    fn hdr_mut(&mut self) -> &mut sys::rte_mbuf {
+        // SAFETY: self.0 points to a valid mbuf that we own exclusively (type invariant:
+        // refcnt 1, never shared by this crate), and `&mut self` excludes other references.
+        unsafe { self.0.as_mut() }
+    }
+
     /// Data of the first segment (`data_len` bytes at `buf_addr + data_off`).
     #[inline]
     pub fn data(&self) -> &[u8] {
@@ -166,6 +173,26 @@ impl Mbuf {
         // SAFETY: the union holds plain integers (any bit pattern is a valid
         // u32), and the RSS flag says the driver stored the hash there.
         Some(unsafe { h.__bindgen_anon_2.hash.rss })
+    }
+
+    /// Stores an application tag in the mbuf's hash union (`hash.usr`), overwriting the RSS
+    /// hash and clearing `RTE_MBUF_F_RX_RSS_HASH` so the hash is never misread afterwards.
+    /// Used to say why a frame is handed from one worker to another.
+    #[inline]
+    pub fn set_user_tag(&mut self, tag: u32) {
+        let h = self.hdr_mut();
+        h.ol_flags &= !u64::from(sys::RTE_MBUF_F_RX_RSS_HASH);
+        // Writing a `Copy` field of a union is safe; the union is plain integers.
+        h.__bindgen_anon_2.hash.usr = tag;
+    }
+
+    /// The tag stored by [`Self::set_user_tag`]; for an mbuf never tagged, whatever the
+    /// driver left in the hash union (the RSS hash, or 0).
+    #[inline]
+    pub fn user_tag(&self) -> u32 {
+        // SAFETY: every member of the hash union is plain integers, so any bit pattern is a
+        // valid u32; `usr` overlaps the first 4 bytes like `rss` does.
+        unsafe { self.hdr().__bindgen_anon_2.hash.usr }
     }
 
     /// Sets the length of a single-segment packet (data_len and pkt_len).
