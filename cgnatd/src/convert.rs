@@ -4,8 +4,10 @@
 use control::Config;
 use dataplane::deterministic::DeterministicMap;
 use dataplane::fragments::FragParams;
+use dataplane::nat::SessionLogPolicy;
 use dataplane::nat::{Filtering, Timeouts, MAX_BLOCKS_PER_SUBSCRIBER};
 use dataplane::neighbors::NeighborParams;
+use dataplane::steer::{SteerMode, Steering};
 use dataplane::timeouts::PortTimeout;
 use dataplane::{PortAddr, WorkerConfig};
 
@@ -40,15 +42,6 @@ pub fn worker_config(
                 format!("at most {MAX_BLOCKS_PER_SUBSCRIBER} blocks per subscriber are supported (got {})", cfg.pool.max_blocks_per_subscriber),
             )
         })?;
-    if cfg.dataplane.workers != 1 {
-        return Err(limit(
-            "dataplane.workers",
-            format!(
-                "only 1 worker is supported in this release (got {}): steering return traffic to the worker that owns a port block is not implemented yet",
-                cfg.dataplane.workers
-            ),
-        ));
-    }
     let block_size = u16::try_from(cfg.pool.block_size).map_err(|_| {
         limit(
             "pool.block_size",
@@ -159,5 +152,21 @@ pub fn worker_config(
         },
         icmp_error_rate: cfg.limits.icmp_errors_per_second,
         seed,
+        // The daemon switches a side to `Nic` once the port accepted the steering setup.
+        steering: Steering {
+            inside: SteerMode::Software,
+            outside: SteerMode::Software,
+            outbox: cfg.dataplane.burst.saturating_mul(4).max(256),
+        },
+        session_log: SessionLogPolicy {
+            enabled: cfg.logging.sessions,
+            prefixes: cfg
+                .logging
+                .session_prefixes
+                .iter()
+                .map(|p| (u32::from(p.network().addr), p.len))
+                .collect(),
+            destinations: cfg.logging.session_destinations,
+        },
     })
 }

@@ -1,18 +1,22 @@
 //! Start-up, steady state and shutdown of the daemon.
 //!
-//! Order: load config → EAL → mempool → ports (configured, started) → one worker per worker
-//! lcore, each with queue `i` of both ports → wait for links → log `ready` → sleep until
-//! SIGINT/SIGTERM → stop workers → print final counters → stop and close ports.
+//! Order: load config → EAL → mempool → ports (configured with one RX/TX queue pair per
+//! worker, inside RSS on the source address when the NIC can, started) → handoff rings between
+//! every pair of workers → control thread → one worker per worker lcore, each with queue `i`
+//! of both ports → wait for links → log `ready` → sleep until SIGINT/SIGTERM → stop workers →
+//! stop the control thread (last drain) → print final counters → stop and close ports.
 
+use crate::control_thread::ControlThread;
 use crate::convert::{worker_config, ConvertError};
 use crate::pkt::PoolAlloc;
 use crate::poll_loop::{self, WorkerIo};
-use crate::sinks::Sinks;
+use crate::sinks::{SinkStats, Sinks};
 use control::Config;
 use crossbeam_queue::ArrayQueue;
-use dataplane::events::WorkerEvent;
+use dataplane::steer::SteerMode;
 use dataplane::{Counters, Worker};
 use dpdk::{Eal, Mempool, Port, PortSetup};
+use dpdk::{RingConsumer, RingProducer, RssHashFields};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -101,17 +105,21 @@ pub fn run(cfg: &Config) -> Result<(), DaemonError> {
         Mempool::DEFAULT_DATA_ROOM,
         eal.socket_id(),
     )?;
-    let setup = |mtu: u16| PortSetup {
+    let auto = cfg.dataplane.steering == control::SteeringMode::Auto;
+    let setup = |mtu: u16, rss: Option<RssHashFields>| PortSetup {
         rx_queues: n_workers,
         tx_queues: n_workers,
         rx_desc: cfg.dataplane.rx_desc,
         tx_desc: cfg.dataplane.tx_desc,
-        rss: None,
+        rss,
         promiscuous: false,
         mtu: (mtu != 1500).then_some(mtu),
     };
-    let mut inside = Port::configure(in_id, &setup(cfg.inside.mtu), &pool)?;
-    let mut outside = Port::configure(out_id, &setup(cfg.outside.mtu), &pool)?;
+    // Inside: RSS on the IPv4 source address only, so one subscriber is one queue.
+    let in_rss = (n_workers > 1 && auto).then_some(RssHashFields::IPV4_SRC_ONLY);
+    let mut inside = Port::configure(in_id, &setup(cfg.inside.mtu, in_rss), &pool)?;
+    let mut outside = Port::configure(out_id, &setup(cfg.outside.mtu, None), &pool)?;
+    let (in_mode, out_mode) = steering_modes(cfg, &inside, &outside);
     inside.start()?;
     outside.start()?;
     for (role, p, addr) in [
@@ -141,21 +149,24 @@ pub fn run(cfg: &Config) -> Result<(), DaemonError> {
             .map_or(0, |d| d.as_nanos() & u128::from(u64::MAX)),
     )
     .unwrap_or(1);
-    let mut sinks = Sinks::new(&cfg.logging).map_err(|e| DaemonError::Config {
+    let sinks = Sinks::new(&cfg.logging).map_err(|e| DaemonError::Config {
         key: "logging",
         problem: e.to_string(),
     })?;
+    let (mut ring_tx, mut ring_rx) = handoff_rings(n_workers, cfg.dataplane.handoff_ring_size)?;
     let mut joins = Vec::new();
     let mut queues = Vec::new();
     for (i, &lcore) in lcores.iter().take(usize::from(n_workers)).enumerate() {
         let wid = u16::try_from(i).unwrap_or(u16::MAX);
-        let wc = worker_config(
+        let mut wc = worker_config(
             cfg,
             wid,
             inside.mac_addr(),
             outside.mac_addr(),
             seed ^ (u64::from(wid) << 32),
         )?;
+        wc.steering.inside = in_mode;
+        wc.steering.outside = out_mode;
         let queue = Arc::new(ArrayQueue::new(EVENT_QUEUE));
         queues.push(Arc::clone(&queue));
         let io = WorkerIo {
@@ -165,6 +176,8 @@ pub fn run(cfg: &Config) -> Result<(), DaemonError> {
             out_tx: outside.tx_queue(wid)?,
             alloc: PoolAlloc(pool.clone()),
             events: Some(Arc::clone(&queue)),
+            handoff_tx: std::mem::take(&mut ring_tx[i]),
+            handoff_rx: std::mem::take(&mut ring_rx[i]),
         };
         let worker = Worker::new(wc);
         let stop = Arc::clone(&stop);
@@ -174,6 +187,7 @@ pub fn run(cfg: &Config) -> Result<(), DaemonError> {
         })?);
         info!("worker {wid} polling on lcore {lcore}");
     }
+    let control = ControlThread::spawn(sinks, queues).map_err(DaemonError::Signal)?;
 
     // Ready once both links are up (virtual devices report up at once).
     let started = Instant::now();
@@ -198,7 +212,6 @@ pub fn run(cfg: &Config) -> Result<(), DaemonError> {
     }
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(100));
-        log_events(&queues, &mut sinks);
     }
     info!("signal received, stopping workers");
 
@@ -215,8 +228,15 @@ pub fn run(cfg: &Config) -> Result<(), DaemonError> {
             Err(e) => warn!("worker failed: {e}"),
         }
     }
-    log_events(&queues, &mut sinks);
-    print_final(&total, &extra, &sinks.stats, &inside, &outside);
+    let sink_stats = control.stop();
+    print_final(
+        &total,
+        &extra,
+        &sink_stats,
+        (in_mode, out_mode),
+        &inside,
+        &outside,
+    );
     for p in [&mut inside, &mut outside] {
         if let Err(e) = p.stop() {
             warn!("stopping port {}: {e}", p.name());
@@ -233,12 +253,19 @@ pub fn run(cfg: &Config) -> Result<(), DaemonError> {
 fn print_final(
     total: &Counters,
     extra: &[u64; 3],
-    sinks: &crate::sinks::SinkStats,
+    sinks: &SinkStats,
+    modes: (SteerMode, SteerMode),
     inside: &Port,
     outside: &Port,
 ) {
     use std::io::Write;
     let mut out = String::from("final counters\n");
+    for (name, m) in [
+        ("steering_inside_nic", modes.0),
+        ("steering_outside_nic", modes.1),
+    ] {
+        out.push_str(&format!("{name} {}\n", u8::from(m == SteerMode::Nic)));
+    }
     for (name, v) in total.iter() {
         out.push_str(&format!("{name} {v}\n"));
     }
@@ -282,12 +309,74 @@ fn print_final(
 /// Worker → control-thread event queue capacity, per worker.
 const EVENT_QUEUE: usize = 65_536;
 
-/// Hands the workers' events to the sinks (log, registry, IPFIX, syslog, JSON lines).
-fn log_events(queues: &[Arc<ArrayQueue<WorkerEvent>>], sinks: &mut Sinks) {
-    for q in queues {
-        while let Some(ev) = q.pop() {
-            sinks.handle(&ev);
+/// One SP/SC ring per ordered pair of workers: `tx[i][j]` is worker `i`'s end towards `j`,
+/// `rx[j]` the ends worker `j` dequeues from.
+type Rings = (Vec<Vec<Option<RingProducer>>>, Vec<Vec<RingConsumer>>);
+
+fn handoff_rings(n: u16, size: u32) -> Result<Rings, DaemonError> {
+    let n = usize::from(n);
+    let mut tx: Vec<Vec<Option<RingProducer>>> =
+        (0..n).map(|_| (0..n).map(|_| None).collect()).collect();
+    let mut rx: Vec<Vec<RingConsumer>> = (0..n).map(|_| Vec::new()).collect();
+    if n < 2 {
+        return Ok((tx, rx));
+    }
+    for (i, row) in tx.iter_mut().enumerate() {
+        for (j, slot) in row.iter_mut().enumerate() {
+            if i == j {
+                continue;
+            }
+            let (p, c) = dpdk::Ring::new(&format!("cgnat_ho_{i}_{j}"), size, -1)?;
+            *slot = Some(p);
+            rx[j].push(c);
         }
     }
-    sinks.flush();
+    info!(
+        "handoff rings: {} (one per ordered worker pair), {size} frames each",
+        n * (n - 1)
+    );
+    Ok((tx, rx))
+}
+
+/// Decides, per port, whether the NIC steers frames to their owner or the workers hand them
+/// over, and says so in the log (the final counters repeat it).
+fn steering_modes(cfg: &Config, inside: &Port, outside: &Port) -> (SteerMode, SteerMode) {
+    let n = cfg.dataplane.workers;
+    if n < 2 {
+        return (SteerMode::Software, SteerMode::Software);
+    }
+    if cfg.dataplane.steering == control::SteeringMode::Software {
+        info!("steering: software handoff on both ports (dataplane.steering = \"software\")");
+        return (SteerMode::Software, SteerMode::Software);
+    }
+    let inside_mode = match inside.rss_applied() {
+        Some(a) if a.has_protocols() && a.contains(RssHashFields::L3_SRC_ONLY) => {
+            info!(
+                "inside steering: NIC RSS on the IPv4 source address ({}, rss_hf {:#x})",
+                inside.name(),
+                a.bits()
+            );
+            SteerMode::Nic
+        }
+        applied => {
+            warn!(
+                "inside steering: software handoff — {} ({}) cannot hash on the IPv4 source \
+                 address only (supported rss_hf {:#x}, applied {:?}); subscribers are handed \
+                 to their worker over rings (counters handoff_inside, drop_handoff_ring_full)",
+                inside.name(),
+                inside.info().driver_name,
+                inside.info().flow_type_rss_offloads,
+                applied.map(|a| a.bits())
+            );
+            SteerMode::Software
+        }
+    };
+    warn!(
+        "outside steering: software handoff — rte_flow rules are not programmed by this \
+         release ({} / {}); return traffic is handed to the port block's worker over rings \
+         (counters handoff_outside, handoff_fragment)",
+        outside.name(),
+        outside.info().driver_name
+    );
+    (inside_mode, SteerMode::Software)
 }

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod bench;
+mod control_thread;
 mod convert;
 mod daemon;
 mod pkt;

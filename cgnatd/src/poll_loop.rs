@@ -2,8 +2,12 @@
 //!
 //! Per iteration: RX a burst on the inside queue and on the outside queue, hand every frame to
 //! the [`Worker`], run its timers about once a millisecond, TX what it produced. Frames the NIC
-//! does not accept are freed and counted (`drop_tx_full`); nothing blocks. The loop ends when
-//! the shared stop flag is set and returns the worker's final counters.
+//! does not accept are freed and counted (`drop_tx_full`); nothing blocks. With several
+//! workers, frames another worker owns go into the worker's outbox (`dataplane::steer`) and
+//! from there, after every burst, into the single-producer ring to that worker; a full ring is
+//! a counted drop (`drop_handoff_ring_full`). Frames from the other workers' rings are
+//! processed like received ones. The loop ends when the shared stop flag is set and returns
+//! the worker's final counters.
 
 use crate::pkt::{Pkt, PoolAlloc};
 use crossbeam_queue::ArrayQueue;
@@ -69,6 +73,10 @@ pub struct WorkerIo<R, T> {
     /// Where the worker's control-plane events go (bounded; full = counted drop). `None`
     /// discards them (benchmark mode).
     pub events: Option<Arc<ArrayQueue<WorkerEvent>>>,
+    /// Handoff rings to the other workers, indexed by worker id (`None` for itself).
+    pub handoff_tx: Vec<Option<RingProducer>>,
+    /// Handoff rings from the other workers.
+    pub handoff_rx: Vec<RingConsumer>,
 }
 
 /// What the loop reports when it stops.
@@ -148,6 +156,29 @@ fn flush(
     }
 }
 
+/// Moves the worker's outbox into the handoff rings; what does not fit is freed and counted.
+fn flush_handoff(w: &mut Worker<Pkt>, rings: &mut [Option<RingProducer>], scratch: &mut Vec<Mbuf>) {
+    for (to, ring) in rings.iter_mut().enumerate() {
+        let Some(ring) = ring else { continue };
+        let Some(q) = u16::try_from(to).ok().and_then(|t| w.outbox().queue(t)) else {
+            continue;
+        };
+        if q.is_empty() {
+            continue;
+        }
+        scratch.extend(q.drain(..).map(|p| p.0));
+        ring.enqueue_burst(scratch);
+        let unsent = scratch.len();
+        if unsent > 0 {
+            w.counters_mut().drop_n(
+                DropReason::HandoffRingFull,
+                u64::try_from(unsent).unwrap_or(u64::MAX),
+            );
+            scratch.clear();
+        }
+    }
+}
+
 /// Runs the loop until `stop` is set; returns the final counters and loop statistics.
 pub fn run<R: BurstRx, T: BurstTx>(
     mut w: Worker<Pkt>,
@@ -179,6 +210,17 @@ pub fn run<R: BurstRx, T: BurstTx>(
                 got += n;
                 frames.extend(rx.drain(..).map(Pkt));
                 w.process_burst(side, &mut frames, now, &mut tx, &mut io.alloc);
+                flush_handoff(&mut w, &mut io.handoff_tx, &mut scratch);
+            }
+        }
+        for ring in io.handoff_rx.iter_mut() {
+            let n = ring.dequeue_burst(&mut rx, burst);
+            if n > 0 {
+                got += n;
+                for m in rx.drain(..) {
+                    w.process_handoff(Pkt(m), now, &mut tx, &mut io.alloc);
+                }
+                flush_handoff(&mut w, &mut io.handoff_tx, &mut scratch);
             }
         }
         if got == 0 {
@@ -188,6 +230,7 @@ pub fn run<R: BurstRx, T: BurstTx>(
         if now.saturating_sub(last_timer) >= TIMER_INTERVAL_NS {
             last_timer = now;
             w.poll(now, &mut tx, &mut io.alloc);
+            flush_handoff(&mut w, &mut io.handoff_tx, &mut scratch);
         }
         let c = w.counters_mut();
         flush(&mut tx.inside, &mut scratch, &mut io.in_tx, c);

@@ -4,7 +4,7 @@
 //! queues; a slow or absent collector costs this thread a failed `send`, never a worker.
 
 use control::logging::ipfix::{
-    self, ExhaustionRecord, Exporter, NatEvent, PortBlockRecord, Record,
+    self, ExhaustionRecord, Exporter, NatEvent, PortBlockRecord, Record, SessionRecord,
 };
 use control::logging::jsonl::{JsonlFormatter, RotatingFile};
 use control::logging::syslog::{unix_ms, LogEvent, QuotaKind, SyslogFormatter};
@@ -73,6 +73,7 @@ impl Sinks {
             Some(a) => {
                 let f = SyslogFormatter::new(&cfg.syslog_hostname)
                     .and_then(|f| f.with_procid(&std::process::id().to_string()))
+                    .map(|f| f.with_destinations(cfg.session_destinations))
                     .map_err(|e| std::io::Error::other(format!("logging.syslog_hostname: {e}")))?;
                 Some((a, f))
             }
@@ -80,7 +81,7 @@ impl Sinks {
         };
         let json = match &cfg.json_file {
             Some(p) => Some((
-                JsonlFormatter::new(),
+                JsonlFormatter::new().with_destinations(cfg.session_destinations),
                 RotatingFile::open(p, cfg.json_max_bytes, cfg.json_keep as usize)?,
             )),
             None => None,
@@ -161,6 +162,47 @@ impl Sinks {
                         port_start,
                         port_end,
                     )),
+                )
+            }
+            WorkerEvent::SessionCreated { s, .. } | WorkerEvent::SessionDeleted { s, .. } => {
+                let created = matches!(ev, WorkerEvent::SessionCreated { .. });
+                let dest = s.dest.map(|(a, p)| (ip(a), p));
+                let (inside, public) = (ip(s.subscriber), ip(s.public));
+                let log = if created {
+                    LogEvent::SessionCreate {
+                        proto: s.proto,
+                        inside,
+                        inside_port: s.sub_port,
+                        public,
+                        public_port: s.pub_port,
+                        dest,
+                    }
+                } else {
+                    LogEvent::SessionDelete {
+                        proto: s.proto,
+                        inside,
+                        inside_port: s.sub_port,
+                        public,
+                        public_port: s.pub_port,
+                        dest,
+                    }
+                };
+                (
+                    log,
+                    Record::Session(SessionRecord {
+                        time_ms: now_ms,
+                        event: if created {
+                            NatEvent::Nat44SessionCreate
+                        } else {
+                            NatEvent::Nat44SessionDelete
+                        },
+                        protocol: s.proto,
+                        src: inside,
+                        src_port: s.sub_port,
+                        post_src: public,
+                        post_src_port: s.pub_port,
+                        dst: dest,
+                    }),
                 )
             }
             WorkerEvent::PortsExhausted { subscriber, .. } => {

@@ -135,17 +135,46 @@ struct Run {
 }
 
 fn run_cgnatd(name: &str, inside: &[Vec<u8>], outside: &[Vec<u8>], extra: &str) -> Run {
+    run_cgnatd_queues(name, &[inside.to_vec()], &[outside.to_vec()], extra)
+}
+
+/// Runs cgnatd with one worker per RX queue: queue `q` of each port reads `…_rx{q}.pcap`
+/// (queue 0: `in_rx.pcap` / `out_rx.pcap`) and writes `…_tx{q}.pcap`.
+fn run_cgnatd_queues(
+    name: &str,
+    inside: &[Vec<Vec<u8>>],
+    outside: &[Vec<Vec<u8>>],
+    extra: &str,
+) -> Run {
     let dir = std::env::temp_dir().join(format!("cgnat-dpdk-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    write_pcap(&dir.join("in_rx.pcap"), inside);
-    write_pcap(&dir.join("out_rx.pcap"), outside);
-    let d = dir.display();
+    let workers = inside.len();
+    assert_eq!(workers, outside.len());
+    let suffix = |q: usize| if q == 0 { String::new() } else { q.to_string() };
+    let mut vdev = [String::from("net_pcap0"), String::from("net_pcap1")];
+    for q in 0..workers {
+        let s = suffix(q);
+        write_pcap(&dir.join(format!("in_rx{s}.pcap")), &inside[q]);
+        write_pcap(&dir.join(format!("out_rx{s}.pcap")), &outside[q]);
+        let d = dir.display();
+        vdev[0].push_str(&format!(
+            ",rx_pcap={d}/in_rx{s}.pcap,tx_pcap={d}/in_tx{s}.pcap"
+        ));
+        vdev[1].push_str(&format!(
+            ",rx_pcap={d}/out_rx{s}.pcap,tx_pcap={d}/out_tx{s}.pcap"
+        ));
+    }
+    // Main lcore 0 and the workers, spread over CPUs 0 and 1 (2-core CI machines).
+    let lcores = (0..=workers)
+        .map(|l| format!("{l}@{}", l % 2))
+        .collect::<Vec<_>>()
+        .join(",");
     let cfg = format!(
         r#"[eal]
-args = ["-l", "0-1", "--no-huge", "-m", "256", "--no-pci", "--no-shconf", "--file-prefix", "cgnat-test-{name}-{pid}",
-        "--vdev", "net_pcap0,rx_pcap={d}/in_rx.pcap,tx_pcap={d}/in_tx.pcap",
-        "--vdev", "net_pcap1,rx_pcap={d}/out_rx.pcap,tx_pcap={d}/out_tx.pcap"]
+args = ["--lcores", "{lcores}", "--no-huge", "-m", "256", "--no-pci", "--no-shconf", "--file-prefix", "cgnat-test-{name}-{pid}",
+        "--vdev", "{in_vdev}",
+        "--vdev", "{out_vdev}"]
 [inside]
 device = "net_pcap0"
 address = "100.64.0.1/10"
@@ -158,14 +187,16 @@ prefixes = ["203.0.113.1/32"]
 block_size = 8
 max_blocks_per_subscriber = 1
 [dataplane]
-workers = 1
+workers = {workers}
 mbufs = 4095
 rx_desc = 256
 tx_desc = 256
 max_bindings_per_worker = 1024
 max_subscribers_per_worker = 64
 {extra}"#,
-        pid = std::process::id()
+        pid = std::process::id(),
+        in_vdev = vdev[0],
+        out_vdev = vdev[1],
     );
     let cfg_path = dir.join("cgnat.toml");
     std::fs::write(&cfg_path, cfg).unwrap();
@@ -389,5 +420,90 @@ fn cgnatd_drops_garbage_and_keeps_running() {
     assert_eq!(c["drop_ipv4_checksum"], 1);
     assert!(c["drop_eth_truncated"] >= 2);
     assert_eq!(c["nat_out"], 0);
+    std::fs::remove_dir_all(&r.dir).unwrap();
+}
+
+/// Two workers on two-queue pcap ports, everything received on queue 0 (as a NIC without
+/// usable RSS would): the subscriber owned by worker 1 is handed over, gets a port from
+/// worker 1's block, and its replies — received by worker 0 too — are handed to worker 1 and
+/// leave on worker 1's TX queue.
+#[test]
+fn two_workers_hand_subscribers_and_return_traffic_to_their_owner() {
+    use dataplane::steer::subscriber_owner;
+    let u32_of = |a: [u8; 4]| u32::from_be_bytes(a);
+    let subs: Vec<[u8; 4]> = (2..40u8).map(|i| [100, 64, 0, i]).collect();
+    let a = *subs
+        .iter()
+        .find(|&&s| subscriber_owner(u32_of(s), 2) == 0)
+        .unwrap();
+    let b = *subs
+        .iter()
+        .find(|&&s| subscriber_owner(u32_of(s), 2) == 1)
+        .unwrap();
+    let mut inside = vec![];
+    for s in [a, b] {
+        inside.push(arp_request(SUB_MAC, s, [100, 64, 0, 1]));
+    }
+    for s in [a, b] {
+        inside.push(udp(SUB_MAC, IN_MAC, s, 5000, SERVER, 53, 64, b"query"));
+        inside.push(echo(SUB_MAC, IN_MAC, s, SERVER, 64, true, 0x4242));
+    }
+    let mut outside = vec![
+        arp_request(NH_MAC, [198, 51, 100, 254], [198, 51, 100, 1]),
+        arp_request(NH_MAC, SERVER, [198, 51, 100, 1]),
+    ];
+    // Block 0 (1024-1031) is worker 0's first block, block 1 (1032-1039) worker 1's.
+    for port in 1024..1040u16 {
+        outside.push(udp(NH_MAC, OUT_MAC, SERVER, 53, PUB, port, 64, b"answer"));
+        outside.push(echo(NH_MAC, OUT_MAC, SERVER, PUB, 64, false, port));
+    }
+    let r = run_cgnatd_queues(
+        "workers2",
+        &[inside, vec![]],
+        &[outside, vec![]],
+        "steering = \"auto\"\n",
+    );
+    let c = &r.counters;
+    assert!(
+        r.stderr.contains("inside steering: software handoff"),
+        "the pcap PMD has no RSS: software steering must be announced:\n{}",
+        r.stderr
+    );
+    assert_eq!(c["steering_inside_nic"], 0);
+    assert_eq!(c["nat_out"], 4);
+    assert_eq!(c["nat_in"], 4, "{c:?}");
+    assert_eq!(c["handoff_inside"], 2, "b's two packets");
+    assert_eq!(c["handoff_outside"], 16, "replies to worker 1's block");
+    assert_eq!(c["handoff_arp"], 4);
+    assert_eq!(c["drop_no_binding"], 28);
+    assert_eq!(c["drop_handoff_ring_full"], 0);
+    assert_eq!(c["drop_handoff_queue_full"], 0);
+    // Each subscriber's traffic left on its owner's TX queues, both directions.
+    for (q, s, ports) in [("", a, 1024..1032u16), ("1", b, 1032..1040)] {
+        let out = read_pcap(&r.dir.join(format!("out_tx{q}.pcap")));
+        let ip_out: Vec<_> = out.iter().filter(|f| f[12..14] == [8, 0]).collect();
+        assert_eq!(ip_out.len(), 2, "queue {q:?}: {out:?}");
+        for f in ip_out {
+            assert_eq!(&f[26..30], &PUB);
+            let p = u16::from_be_bytes([f[34], f[35]]);
+            let p = if f[23] == 1 {
+                u16::from_be_bytes([f[38], f[39]])
+            } else {
+                p
+            };
+            assert!(ports.contains(&p), "port {p} of {s:?} outside {ports:?}");
+        }
+        let inb = read_pcap(&r.dir.join(format!("in_tx{q}.pcap")));
+        let ip_in: Vec<_> = inb.iter().filter(|f| f[12..14] == [8, 0]).collect();
+        assert_eq!(ip_in.len(), 2, "queue {q:?}: {inb:?}");
+        for f in ip_in {
+            assert_eq!(&f[30..34], &s, "reply for {s:?} on queue {q:?}");
+            let expected = match f[23] {
+                17 => udp(IN_MAC, SUB_MAC, SERVER, 53, s, 5000, 63, b"answer"),
+                _ => echo(IN_MAC, SUB_MAC, SERVER, s, 63, false, 0x4242),
+            };
+            assert_eq!(**f, expected);
+        }
+    }
     std::fs::remove_dir_all(&r.dir).unwrap();
 }

@@ -12,5 +12,5 @@ pub mod registry;
 pub use config::{
     AddrParseError, ArpConfig, Config, ConfigError, DataplaneConfig, EalConfig, Filtering,
     FragmentsConfig, InsideConfig, Ipv4Prefix, L4Proto, LimitsConfig, LoggingConfig, NatConfig,
-    OutsideConfig, PoolConfig, PoolEntry, PoolMode, PortTimeout, TimeoutsConfig,
+    OutsideConfig, PoolConfig, PoolEntry, PoolMode, PortTimeout, SteeringMode, TimeoutsConfig,
 };

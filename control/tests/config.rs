@@ -8,7 +8,7 @@ use std::path::Path;
 
 use control::config::{
     ArpConfig, DataplaneConfig, EalConfig, Filtering, FragmentsConfig, InsideConfig, L4Proto,
-    LimitsConfig, NatConfig, OutsideConfig, PoolMode, PortTimeout, TimeoutsConfig,
+    LimitsConfig, NatConfig, OutsideConfig, PoolMode, PortTimeout, SteeringMode, TimeoutsConfig,
 };
 use control::{Config, ConfigError, Ipv4Prefix, PoolConfig, PoolEntry};
 use proptest::prelude::*;
@@ -84,6 +84,8 @@ fn full_example_parses_to_expected_struct() {
             rx_desc: 1024,
             tx_desc: 1024,
             burst: 32,
+            steering: SteeringMode::Auto,
+            handoff_ring_size: 1024,
         },
         arp: ArpConfig {
             entry_timeout_secs: 300,
@@ -367,6 +369,10 @@ const BAD: &[Case] = &[
     // dataplane
     (&[Set("dataplane", "workers", "0")], Some("dataplane.workers"), "dataplane.workers: must be between 1 and 64 (got 0)"),
     (&[Set("dataplane", "workers", "65")], Some("dataplane.workers"), "(got 65)"),
+    (&[Set("dataplane", "steering", r#""rss""#)], Some("dataplane.steering"), "unknown variant `rss`, expected `auto` or `software`"),
+    (&[Set("dataplane", "handoff_ring_size", "1000")], Some("dataplane.handoff_ring_size"), "must be a power of two between 64 and 65536 (got 1000)"),
+    (&[Set("logging", "session_destinations", "true")], Some("logging.sessions"), "have no effect unless logging.sessions = true"),
+    (&[Set("logging", "sessions", "true"), Set("logging", "session_prefixes", r#"["100.64.0.1/24"]"#)], Some("logging.session_prefixes"), "100.64.0.1/24"),
     (&[Set("dataplane", "workers", "8"), Set("pool", "block_size", "16128")], Some("dataplane.workers"), "8 workers need at least 8 port blocks per public address"),
     (&[Set("dataplane", "burst", "0")], Some("dataplane.burst"), "must be between 1 and 64 (got 0)"),
     (&[Set("dataplane", "burst", "128")], Some("dataplane.burst"), "(got 128)"),
@@ -813,9 +819,13 @@ fn deterministic_mode_ignores_the_block_rules() {
     // Dynamic: 4 blocks per address cannot feed 8 workers.
     let e = Config::from_toml_str(&build(&edits)).unwrap_err();
     assert_eq!(e.key(), Some("dataplane.workers"));
-    // Deterministic: there are no blocks.
+    // Deterministic: there are no blocks, but (this release) a single worker.
     let mut det = edits.to_vec();
     det.push(Set("pool", "mode", DET));
+    let e = Config::from_toml_str(&build(&det)).unwrap_err();
+    assert_eq!(e.key(), Some("dataplane.workers"));
+    assert!(e.to_string().contains("run on 1 worker"), "{e}");
+    det[0] = Set("dataplane", "workers", "1");
     Config::from_toml_str(&build(&det)).unwrap();
 }
 

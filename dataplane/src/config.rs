@@ -3,7 +3,7 @@
 
 use crate::deterministic::DeterministicMap;
 use crate::fragments::FragParams;
-use crate::nat::{Filtering, Timeouts};
+use crate::nat::{Filtering, SessionLogPolicy, Timeouts};
 use crate::neighbors::NeighborParams;
 use crate::steer::Steering;
 
@@ -101,6 +101,8 @@ pub struct WorkerConfig {
     pub seed: u64,
     /// How frames reach their owner when there is more than one worker.
     pub steering: Steering,
+    /// Per-session logging (natEvent 4/5 events).
+    pub session_log: SessionLogPolicy,
 }
 
 impl WorkerConfig {
@@ -147,6 +149,7 @@ impl WorkerConfig {
             icmp_error_rate: 100,
             seed: 0x5eed,
             steering: Steering::default(),
+            session_log: SessionLogPolicy::default(),
         }
     }
 }

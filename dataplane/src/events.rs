@@ -50,6 +50,22 @@ pub enum WorkerEvent {
         /// When.
         at_s: u32,
     },
+    /// A session was created (natEvent 4), for subscribers with per-session logging on.
+    /// Under endpoint-independent filtering, UDP and ICMP keep no per-destination state: the
+    /// mapping is the session, and `dest` is the destination that created it.
+    SessionCreated {
+        /// The session's addresses and ports.
+        s: SessionLog,
+        /// When.
+        at_s: u32,
+    },
+    /// A session was deleted (natEvent 5).
+    SessionDeleted {
+        /// The session's addresses and ports.
+        s: SessionLog,
+        /// When.
+        at_s: u32,
+    },
     /// A subscriber hit its session limit (natEvent 13, natQuotaExceededEvent 1).
     QuotaExceeded {
         /// Subscriber address.
@@ -57,6 +73,23 @@ pub enum WorkerEvent {
         /// When.
         at_s: u32,
     },
+}
+
+/// What a session log record carries (RFC 8158 NAT44 session create/delete).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLog {
+    /// IP protocol number.
+    pub proto: u8,
+    /// Subscriber address.
+    pub subscriber: u32,
+    /// Inside port (ICMP: identifier).
+    pub sub_port: u16,
+    /// Public address.
+    pub public: u32,
+    /// Public port (ICMP: identifier).
+    pub pub_port: u16,
+    /// Remote endpoint, only when destination logging is on (RFC 6888 REQ-12).
+    pub dest: Option<(u32, u16)>,
 }
 
 /// Exhaustion kinds, for rate limiting.

@@ -16,7 +16,7 @@
 use crate::bindings::{key, Binding, BindingTable, COOLING};
 use crate::counters::DropReason;
 use crate::deterministic::DeterministicMap;
-use crate::events::{EventQueue, WorkerEvent};
+use crate::events::{EventQueue, SessionLog, WorkerEvent};
 use crate::index::{hash64, Index};
 use crate::port_block::{AllocError, BlockParams, LocalBlock, PortBlocks};
 use crate::session::{Session, SessionTable};
@@ -66,6 +66,32 @@ pub struct NatParams {
     pub hold_down_secs: u32,
     /// Deterministic mode (RFC 7422) when set.
     pub deterministic: Option<DeterministicMap>,
+    /// Per-session logging.
+    pub session_log: SessionLogPolicy,
+}
+
+/// Which sessions are reported to the control plane for logging (natEvent 4/5).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionLogPolicy {
+    /// Per-session logging on.
+    pub enabled: bool,
+    /// Only subscribers in these prefixes (network, length); empty: every subscriber.
+    pub prefixes: Vec<(u32, u8)>,
+    /// Include the remote endpoint (RFC 6888 REQ-12: off unless the operator wants it).
+    pub destinations: bool,
+}
+
+impl SessionLogPolicy {
+    /// Whether sessions of subscriber `a` are logged.
+    #[inline]
+    pub fn covers(&self, a: u32) -> bool {
+        self.enabled
+            && (self.prefixes.is_empty()
+                || self
+                    .prefixes
+                    .iter()
+                    .any(|&(n, l)| crate::config::prefix_contains(n, l, a)))
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -449,12 +475,52 @@ impl NatState {
             .ok_or(DropReason::SessionTableFull)?;
         self.bindings.get_mut(b).sessions += 1;
         self.subs[si as usize].sessions += 1;
+        let bd = *self.bindings.get(b);
+        if self.params.session_log.covers(bd.sub_ip) {
+            let s = self.session_log(&bd, Some((remote_ip, remote_port)));
+            self.events
+                .push(WorkerEvent::SessionCreated { s, at_s: now_s });
+        }
         Ok(idx)
     }
 
+    fn session_log(&self, b: &Binding, dest: Option<(u32, u16)>) -> SessionLog {
+        SessionLog {
+            proto: b.proto,
+            subscriber: b.sub_ip,
+            sub_port: b.in_port,
+            public: b.pub_ip,
+            pub_port: b.pub_port,
+            dest: dest.filter(|_| self.params.session_log.destinations),
+        }
+    }
+
+    /// Whether a binding of `proto` is itself the logged session: UDP and ICMP under
+    /// endpoint-independent filtering keep no per-destination sessions.
+    fn binding_is_session(&self, proto: u8) -> bool {
+        proto != PROTO_TCP && self.params.filtering == Filtering::EndpointIndependent
+    }
+
+    /// Reports the creation of binding `idx` (made for a packet to `dest`) as a session, when
+    /// the binding is the session and the subscriber's sessions are logged.
+    pub fn log_binding_created(&mut self, idx: u32, dest: (u32, u16), now_s: u32) {
+        let b = *self.bindings.get(idx);
+        if self.binding_is_session(b.proto) && self.params.session_log.covers(b.sub_ip) {
+            let s = self.session_log(&b, Some(dest));
+            self.events
+                .push(WorkerEvent::SessionCreated { s, at_s: now_s });
+        }
+    }
+
     /// Removes a session.
-    pub fn remove_session(&mut self, idx: u32) -> Session {
+    pub fn remove_session(&mut self, idx: u32, now_s: u32) -> Session {
         let s = self.sessions.remove(idx);
+        let bd = *self.bindings.get(s.binding);
+        if self.params.session_log.covers(bd.sub_ip) {
+            let l = self.session_log(&bd, Some((s.remote_ip, s.remote_port)));
+            self.events
+                .push(WorkerEvent::SessionDeleted { s: l, at_s: now_s });
+        }
         let b = self.bindings.get_mut(s.binding);
         b.sessions = b.sessions.saturating_sub(1);
         let si = b.subscriber;
@@ -468,6 +534,12 @@ impl NatState {
     pub fn remove_binding(&mut self, idx: u32, now_s: u32) -> Binding {
         let cool = self.params.hold_down_secs > 0;
         let b = self.bindings.remove(idx, cool, now_s);
+        if self.binding_is_session(b.proto) && self.params.session_log.covers(b.sub_ip) {
+            // The destination is not kept (no per-destination state): none is logged.
+            let s = self.session_log(&b, None);
+            self.events
+                .push(WorkerEvent::SessionDeleted { s, at_s: now_s });
+        }
         if !cool {
             self.release_port(b.block, b.proto, b.pub_port, now_s);
         }
@@ -520,7 +592,7 @@ impl NatState {
                 if now_s.saturating_sub(stamp) <= to {
                     break;
                 }
-                self.remove_session(idx);
+                self.remove_session(idx, now_s);
                 e.sessions += 1;
             }
         }

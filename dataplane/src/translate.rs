@@ -373,6 +373,9 @@ impl<B: PacketBuf> Worker<B> {
             return Err(r);
         }
         self.nat.bindings.touch(m.idx, class, now_s);
+        if m.created {
+            self.nat.log_binding_created(m.idx, (f.dst, f.dport), now_s);
+        }
         let b = *self.nat.bindings.get(m.idx);
         if f.is_bare_syn() {
             let k = SynKey {

@@ -208,6 +208,7 @@ impl<B: PacketBuf> Worker<B> {
                 preserve_parity: cfg.preserve_parity,
                 hold_down_secs: cfg.hold_down_secs,
                 deterministic: cfg.deterministic.clone(),
+                session_log: cfg.session_log.clone(),
             },
             cfg.seed,
         );

@@ -95,3 +95,100 @@ fn exhaustion_is_reported_once_per_second() {
     );
     assert_eq!(events(&mut h).len(), 1);
 }
+
+fn session_events(h: &mut Harness) -> Vec<(bool, dataplane::events::SessionLog)> {
+    events(h)
+        .into_iter()
+        .filter_map(|e| match e {
+            WorkerEvent::SessionCreated { s, .. } => Some((true, s)),
+            WorkerEvent::SessionDeleted { s, .. } => Some((false, s)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn logging_harness(prefixes: Vec<(u32, u8)>, destinations: bool) -> Harness {
+    let mut c = WorkerConfig::lab_default();
+    c.session_log = dataplane::nat::SessionLogPolicy {
+        enabled: true,
+        prefixes,
+        destinations,
+    };
+    let mut h = Harness::new(c);
+    h.resolve_neighbors();
+    h
+}
+
+#[test]
+fn per_session_logging_reports_tcp_sessions_with_destinations_when_enabled() {
+    for destinations in [false, true] {
+        let mut h = logging_harness(vec![], destinations);
+        let out = h
+            .send(
+                Side::Inside,
+                &tcp(SUB_MAC, IN_MAC, SUB1, 40000, REMOTE, 443, 64, true, b""),
+            )
+            .only_outside();
+        let (pub_ip, pub_port) = src_of(&out);
+        let ev = session_events(&mut h);
+        assert_eq!(ev.len(), 1, "{ev:?}");
+        let (created, s) = ev[0];
+        assert!(created);
+        assert_eq!(
+            (s.proto, s.subscriber, s.sub_port, s.public, s.pub_port),
+            (6, ip(SUB1), 40000, ip(pub_ip), pub_port)
+        );
+        let want_dest = destinations.then_some((ip(REMOTE), 443));
+        assert_eq!(s.dest, want_dest);
+        // The transitory SYN timeout (240 s) ends it: one delete with the same fields.
+        h.now += 250 * SEC;
+        h.poll();
+        let ev = session_events(&mut h);
+        assert_eq!(ev, vec![(false, s)]);
+    }
+}
+
+#[test]
+fn per_session_logging_reports_udp_mappings_and_honours_prefixes() {
+    // Only SUB1 (100.64.0.2/32) is logged.
+    let mut h = logging_harness(vec![(ip(SUB1), 32)], true);
+    h.send(
+        Side::Inside,
+        &udp(SUB_MAC, IN_MAC, SUB1, 5000, REMOTE, 53, 64, b"q"),
+    );
+    h.send(
+        Side::Inside,
+        &udp(SUB_MAC, IN_MAC, SUB2, 5000, REMOTE, 53, 64, b"q"),
+    );
+    // A second destination on the same endpoint-independent mapping: no new session record.
+    h.send(
+        Side::Inside,
+        &udp(SUB_MAC, IN_MAC, SUB1, 5000, SERVER, 53, 64, b"q"),
+    );
+    let ev = session_events(&mut h);
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert!(ev[0].0);
+    assert_eq!(ev[0].1.subscriber, ip(SUB1));
+    assert_eq!(ev[0].1.dest, Some((ip(REMOTE), 53)));
+    h.now += 302 * SEC;
+    h.poll();
+    let ev = session_events(&mut h);
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert!(!ev[0].0);
+    assert_eq!(ev[0].1.subscriber, ip(SUB1));
+    assert_eq!(ev[0].1.dest, None, "no per-destination state is kept");
+}
+
+#[test]
+fn per_session_logging_off_reports_no_sessions() {
+    let mut h = Harness::lab();
+    h.send(
+        Side::Inside,
+        &tcp(SUB_MAC, IN_MAC, SUB1, 40000, REMOTE, 443, 64, true, b""),
+    );
+    h.send(
+        Side::Inside,
+        &udp(SUB_MAC, IN_MAC, SUB1, 5000, REMOTE, 53, 64, b"q"),
+    );
+    assert!(session_events(&mut h).is_empty());
+}

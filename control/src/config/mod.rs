@@ -365,6 +365,23 @@ pub struct DataplaneConfig {
     pub tx_desc: u16,
     /// Packets per RX/TX burst.
     pub burst: u16,
+    /// How packets reach the worker that owns them (with more than one worker).
+    pub steering: SteeringMode,
+    /// Frames each worker-to-worker handoff ring holds (power of two, 64..=65536).
+    pub handoff_ring_size: u32,
+}
+
+/// `dataplane.steering`: how frames reach the worker that owns them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SteeringMode {
+    /// `"auto"`: the NIC steers where it can (inside: RSS on the source address only; outside:
+    /// rte_flow rules on the destination port), software handoff covers the rest. The default.
+    #[default]
+    Auto,
+    /// `"software"`: never program the NIC; the receiving worker hands every frame to its
+    /// owner over a ring.
+    Software,
 }
 
 impl Default for DataplaneConfig {
@@ -377,6 +394,8 @@ impl Default for DataplaneConfig {
             rx_desc: 1024,
             tx_desc: 1024,
             burst: 32,
+            steering: SteeringMode::Auto,
+            handoff_ring_size: 1024,
         }
     }
 }
@@ -615,6 +634,13 @@ pub struct LoggingConfig {
     pub json_max_bytes: u64,
     /// Rotated JSON files kept (1..=100); default 5.
     pub json_keep: u32,
+    /// Per-session logging (natEvent 4/5, syslog SADD/SDEL) on; default off (port-block
+    /// logging is what RFC 6888 REQ-13/14 needs).
+    pub sessions: bool,
+    /// Log sessions only of subscribers in these prefixes; empty: every subscriber.
+    pub session_prefixes: Vec<Ipv4Prefix>,
+    /// Include the remote endpoint in session records; default off (RFC 6888 REQ-12).
+    pub session_destinations: bool,
 }
 
 impl Default for LoggingConfig {
@@ -628,6 +654,9 @@ impl Default for LoggingConfig {
             json_file: None,
             json_max_bytes: 100 * 1024 * 1024,
             json_keep: 5,
+            sessions: false,
+            session_prefixes: Vec::new(),
+            session_destinations: false,
         }
     }
 }

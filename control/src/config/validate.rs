@@ -569,6 +569,26 @@ fn validate_dataplane(dp: &DataplaneConfig, pool: &PoolConfig) -> Result {
         }
     }
     between("dataplane.burst", dp.burst, 1, 64)?;
+    if !(64..=65536).contains(&dp.handoff_ring_size) || !dp.handoff_ring_size.is_power_of_two() {
+        return Err(invalid(
+            "dataplane.handoff_ring_size",
+            format!(
+                "must be a power of two between 64 and 65536 (got {})",
+                dp.handoff_ring_size
+            ),
+        ));
+    }
+    if dp.workers > 1 && pool.mode == PoolMode::Deterministic {
+        return Err(invalid(
+            "dataplane.workers",
+            format!(
+                "deterministic pools (pool.mode = \"deterministic\") run on 1 worker in this \
+                 release (got {}): a subscriber's formula range does not follow the port-block \
+                 ownership that steers return traffic",
+                dp.workers
+            ),
+        ));
+    }
     let min = dp.min_mbufs();
     if u64::from(dp.mbufs) < min {
         return Err(invalid(
@@ -784,6 +804,16 @@ fn validate_logging(l: &LoggingConfig) -> Result {
         if p.as_os_str().is_empty() {
             return Err(invalid("logging.json_file", "must not be empty"));
         }
+    }
+    for p in &l.session_prefixes {
+        check_network("logging.session_prefixes", p)?;
+    }
+    if !l.sessions && (!l.session_prefixes.is_empty() || l.session_destinations) {
+        return Err(invalid(
+            "logging.sessions",
+            "logging.session_prefixes / session_destinations have no effect unless \
+             logging.sessions = true",
+        ));
     }
     Ok(())
 }
