@@ -167,7 +167,9 @@ pub fn run(cfg: &Config) -> Result<(), DaemonError> {
         )?;
         wc.steering.inside = in_mode;
         wc.steering.outside = out_mode;
-        let queue = Arc::new(ArrayQueue::new(EVENT_QUEUE));
+        let queue = Arc::new(ArrayQueue::new(
+            usize::try_from(cfg.logging.event_queue).unwrap_or(EVENT_QUEUE),
+        ));
         queues.push(Arc::clone(&queue));
         let io = WorkerIo {
             in_rx: inside.rx_queue(wid)?,
@@ -306,7 +308,8 @@ fn print_final(
     let _ = so.flush();
 }
 
-/// Worker → control-thread event queue capacity, per worker.
+/// Worker → control-thread event queue capacity, per worker, if the configured one does not
+/// fit a `usize` (never on 64-bit).
 const EVENT_QUEUE: usize = 65_536;
 
 /// One SP/SC ring per ordered pair of workers: `tx[i][j]` is worker `i`'s end towards `j`,

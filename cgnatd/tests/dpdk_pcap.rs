@@ -507,3 +507,60 @@ fn two_workers_hand_subscribers_and_return_traffic_to_their_owner() {
     }
     std::fs::remove_dir_all(&r.dir).unwrap();
 }
+
+/// A flood of new sessions with per-session logging on, no collector listening and a tiny
+/// event queue: every packet is still translated (the workers never wait for the control
+/// thread); the events that did not fit are dropped and counted.
+#[test]
+fn session_flood_with_no_collector_drops_events_not_packets() {
+    // First a burst of frames for another MAC, so the server's ARP (outside queue) is
+    // learned before the flood; then 120 subscribers x 8 flows (each subscriber's one 8-port
+    // block).
+    let mut inside: Vec<Vec<u8>> = (0..64)
+        .map(|_| udp(SUB_MAC, [0x0a; 6], SUB, 1, SERVER, 53, 64, b"not for us"))
+        .collect();
+    let mut flows = 0u64;
+    for i in 0..120u8 {
+        for p in 0..8u16 {
+            let s = [100, 64, 1, i];
+            inside.push(udp(
+                SUB_MAC,
+                IN_MAC,
+                s,
+                10_000 + p,
+                SERVER,
+                53,
+                64,
+                b"flood",
+            ));
+            flows += 1;
+        }
+    }
+    let outside = vec![arp_request(NH_MAC, SERVER, [198, 51, 100, 1])];
+    // Nothing listens on these ports (bound and closed again to find free ones).
+    let dead = |_: ()| {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.local_addr().unwrap()
+    };
+    let extra = format!(
+        "steering = \"software\"\n[logging]\nsessions = true\nsession_destinations = true\nevent_queue = 64\n\
+         ipfix_collector = \"{}\"\nsyslog_server = \"{}\"\n",
+        dead(()),
+        dead(())
+    );
+    let r = run_cgnatd_queues("flood", &[inside, vec![]], &[outside, vec![]], &extra);
+    let c = &r.counters;
+    assert_eq!(c["nat_out"], flows, "{c:?}");
+    assert_eq!(c["binding_created"], flows);
+    assert_eq!(c["drop_arp_queue_full"], 0);
+    let handled = c["log_events_handled"];
+    let lost = c["log_event_queue_full"] + c["log_event_dropped"];
+    assert!(
+        lost > 0,
+        "a 64-event queue cannot absorb {flows} session events: {c:?}"
+    );
+    // Every event is accounted for: handled by the control thread or dropped and counted
+    // (3000 session creations plus the port-block allocations).
+    assert!(handled + lost >= u64::from(flows), "{c:?}");
+    std::fs::remove_dir_all(&r.dir).unwrap();
+}

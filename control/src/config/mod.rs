@@ -641,6 +641,9 @@ pub struct LoggingConfig {
     pub session_prefixes: Vec<Ipv4Prefix>,
     /// Include the remote endpoint in session records; default off (RFC 6888 REQ-12).
     pub session_destinations: bool,
+    /// Events each worker may have waiting for the control thread (64..=1048576); beyond it
+    /// events are dropped and counted (`log_event_queue_full`), never waited for. Default 65536.
+    pub event_queue: u32,
 }
 
 impl Default for LoggingConfig {
@@ -657,6 +660,7 @@ impl Default for LoggingConfig {
             sessions: false,
             session_prefixes: Vec::new(),
             session_destinations: false,
+            event_queue: 65_536,
         }
     }
 }

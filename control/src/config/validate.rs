@@ -805,6 +805,12 @@ fn validate_logging(l: &LoggingConfig) -> Result {
             return Err(invalid("logging.json_file", "must not be empty"));
         }
     }
+    if !(64..=1_048_576).contains(&l.event_queue) {
+        return Err(invalid(
+            "logging.event_queue",
+            format!("must be between 64 and 1048576 (got {})", l.event_queue),
+        ));
+    }
     for p in &l.session_prefixes {
         check_network("logging.session_prefixes", p)?;
     }
