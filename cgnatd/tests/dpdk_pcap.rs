@@ -560,7 +560,7 @@ fn session_flood_with_no_collector_drops_events_not_packets() {
         "a 64-event queue cannot absorb {flows} session events: {c:?}"
     );
     // Every event is accounted for: handled by the control thread or dropped and counted
-    // (3000 session creations plus the port-block allocations).
-    assert!(handled + lost >= u64::from(flows), "{c:?}");
+    // (session creations plus the port-block allocations).
+    assert!(handled + lost >= flows, "{c:?}");
     std::fs::remove_dir_all(&r.dir).unwrap();
 }
