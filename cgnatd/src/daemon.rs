@@ -10,6 +10,7 @@ use crate::control_thread::ControlThread;
 use crate::convert::{worker_config, ConvertError};
 use crate::pkt::PoolAlloc;
 use crate::poll_loop::{self, WorkerIo};
+use crate::reload::{self, LiveInbox};
 use crate::sinks::{SinkStats, Sinks};
 use control::Config;
 use crossbeam_queue::ArrayQueue;
@@ -67,12 +68,16 @@ fn fmt_mac(m: [u8; 6]) -> String {
     dataplane::wire::ethernet::fmt_mac(m)
 }
 
-/// Runs the daemon until SIGINT/SIGTERM.
-pub fn run(cfg: &Config) -> Result<(), DaemonError> {
+/// Runs the daemon until SIGINT/SIGTERM; SIGHUP re-reads `path` and applies its live keys.
+pub fn run(mut running: Config, path: &Path) -> Result<(), DaemonError> {
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(DaemonError::Signal)?;
     }
+    let hup = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hup))
+        .map_err(DaemonError::Signal)?;
+    let cfg = &running.clone();
 
     let mut args = vec!["cgnatd".to_string()];
     args.extend(cfg.eal.args.iter().cloned());
@@ -156,6 +161,7 @@ pub fn run(cfg: &Config) -> Result<(), DaemonError> {
     let (mut ring_tx, mut ring_rx) = handoff_rings(n_workers, cfg.dataplane.handoff_ring_size)?;
     let mut joins = Vec::new();
     let mut queues = Vec::new();
+    let mut inboxes: Vec<LiveInbox> = Vec::new();
     for (i, &lcore) in lcores.iter().take(usize::from(n_workers)).enumerate() {
         let wid = u16::try_from(i).unwrap_or(u16::MAX);
         let mut wc = worker_config(
@@ -178,6 +184,11 @@ pub fn run(cfg: &Config) -> Result<(), DaemonError> {
             out_tx: outside.tx_queue(wid)?,
             alloc: PoolAlloc(pool.clone()),
             events: Some(Arc::clone(&queue)),
+            live: Some({
+                let q: LiveInbox = Arc::new(ArrayQueue::new(reload::INBOX));
+                inboxes.push(Arc::clone(&q));
+                q
+            }),
             handoff_tx: std::mem::take(&mut ring_tx[i]),
             handoff_rx: std::mem::take(&mut ring_rx[i]),
         };
@@ -214,6 +225,19 @@ pub fn run(cfg: &Config) -> Result<(), DaemonError> {
     }
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(100));
+        if hup.swap(false, Ordering::Relaxed) {
+            match reload::reload(path, &mut running, &inboxes) {
+                Ok(changed) if changed.is_empty() => {
+                    info!("SIGHUP: {} unchanged, nothing to apply", path.display())
+                }
+                Ok(changed) => info!(
+                    "SIGHUP: configuration reloaded, live settings applied to {} worker(s): {}",
+                    inboxes.len(),
+                    changed.join(", ")
+                ),
+                Err(e) => warn!("SIGHUP: reload of {} refused: {e}", path.display()),
+            }
+        }
     }
     info!("signal received, stopping workers");
 

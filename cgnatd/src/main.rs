@@ -8,6 +8,7 @@ mod convert;
 mod daemon;
 mod pkt;
 mod poll_loop;
+mod reload;
 mod sinks;
 
 use clap::Parser;
@@ -92,7 +93,7 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_BAD_CONFIG);
         }
     };
-    match daemon::run(&cfg) {
+    match daemon::run(cfg, &path) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("cgnatd: {e}");

@@ -73,6 +73,8 @@ pub struct WorkerIo<R, T> {
     /// Where the worker's control-plane events go (bounded; full = counted drop). `None`
     /// discards them (benchmark mode).
     pub events: Option<Arc<ArrayQueue<WorkerEvent>>>,
+    /// Live configuration snapshots from the control plane (`None`: none, benchmark mode).
+    pub live: Option<crate::reload::LiveInbox>,
     /// Handoff rings to the other workers, indexed by worker id (`None` for itself).
     pub handoff_tx: Vec<Option<RingProducer>>,
     /// Handoff rings from the other workers.
@@ -231,6 +233,10 @@ pub fn run<R: BurstRx, T: BurstTx>(
             last_timer = now;
             w.poll(now, &mut tx, &mut io.alloc);
             flush_handoff(&mut w, &mut io.handoff_tx, &mut scratch);
+            if let Some(snap) = io.live.as_ref().and_then(|q| q.pop()) {
+                // Validated by the control plane; a refusal is counted (config_rejected).
+                let _ = w.apply_live(&snap);
+            }
         }
         let c = w.counters_mut();
         flush(&mut tx.inside, &mut scratch, &mut io.in_tx, c);

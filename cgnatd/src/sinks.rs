@@ -73,7 +73,8 @@ impl Sinks {
             Some(a) => {
                 let f = SyslogFormatter::new(&cfg.syslog_hostname)
                     .and_then(|f| f.with_procid(&std::process::id().to_string()))
-                    .map(|f| f.with_destinations(cfg.session_destinations))
+                    // The workers decide (live) whether destinations are reported.
+                    .map(|f| f.with_destinations(true))
                     .map_err(|e| std::io::Error::other(format!("logging.syslog_hostname: {e}")))?;
                 Some((a, f))
             }
@@ -81,7 +82,7 @@ impl Sinks {
         };
         let json = match &cfg.json_file {
             Some(p) => Some((
-                JsonlFormatter::new().with_destinations(cfg.session_destinations),
+                JsonlFormatter::new().with_destinations(true),
                 RotatingFile::open(p, cfg.json_max_bytes, cfg.json_keep as usize)?,
             )),
             None => None,

@@ -114,6 +114,10 @@ enum_with_names! {
         HandoffArp => "handoff_arp",
         /// Frames received from another worker's handoff ring.
         HandoffReceived => "handoff_received",
+        /// Live configuration snapshots applied.
+        ConfigApplied => "config_applied",
+        /// Live configuration snapshots refused (not live-compatible; nothing changed).
+        ConfigRejected => "config_rejected",
         /// Outside fragments held while their datagram's first fragment (and owner) is unknown.
         FragmentSteerHeld => "fragment_steer_held",
     }

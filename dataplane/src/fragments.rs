@@ -252,7 +252,12 @@ impl<B, T: Copy + PartialEq> FragmentTable<B, T> {
         }
     }
 
-    /// The parameters.
+    /// Changes the lifetime of entries created from now on (live reconfiguration).
+    pub fn set_timeout(&mut self, timeout_ns: u64) {
+        self.p.timeout_ns = timeout_ns;
+    }
+
+    /// The table parameters.
     pub fn params(&self) -> FragParams {
         self.p
     }

@@ -17,6 +17,7 @@ pub mod fuzz_harness;
 pub mod icmp_error;
 mod icmp_gen;
 pub mod index;
+pub mod live;
 pub mod lru;
 pub mod mss;
 pub mod nat;

@@ -501,6 +501,19 @@ impl NatState {
         proto != PROTO_TCP && self.params.filtering == Filtering::EndpointIndependent
     }
 
+    /// Switches the live parameters (see `live.rs`): timeouts, the per-subscriber limit and the
+    /// session logging policy.
+    pub(crate) fn set_live(
+        &mut self,
+        timeouts: &Timeouts,
+        max_sessions_per_subscriber: u32,
+        session_log: &SessionLogPolicy,
+    ) {
+        self.params.timeouts.clone_from(timeouts);
+        self.params.max_sessions_per_subscriber = max_sessions_per_subscriber;
+        self.params.session_log.clone_from(session_log);
+    }
+
     /// Reports the creation of binding `idx` (made for a packet to `dest`) as a session, when
     /// the binding is the session and the subscriber's sessions are logged.
     pub fn log_binding_created(&mut self, idx: u32, dest: (u32, u16), now_s: u32) {

@@ -24,6 +24,12 @@ fail() {
     N_FAIL=$((N_FAIL + 1))
     printf '%sFAIL%s %s\n' "$C_RED" "$C_OFF" "$*"
 }
+# check PASS_MSG FAIL_MSG CMD... -- PASS if CMD succeeds, else FAIL
+check() {
+    local ok=$1 ko=$2
+    shift 2
+    if "$@"; then pass "$ok"; else fail "$ko"; fi
+}
 # shellcheck disable=SC2317  # invoked by the trap
 cleanup() { bg_stop_all; }
 trap cleanup EXIT
@@ -104,8 +110,8 @@ else
     fail "IPFIX: malformed records: $bad"
 fi
 distinct=$(cut -d' ' -f1 "$OUT/ipfix-blocks.txt" | sort -u | wc -l)
-[[ "$distinct" -eq "$N" ]] && pass "IPFIX: $distinct distinct subscribers" ||
-    fail "IPFIX: $distinct distinct subscribers, expected $N"
+check "IPFIX: $distinct distinct subscribers" "IPFIX: $distinct distinct subscribers, expected $N" \
+    test "$distinct" -eq "$N"
 
 # --- syslog -------------------------------------------------------------------------------
 re='^<134>1 [0-9T:.-]+Z [^ ]+ cgnat [0-9]+ PBAADD \[nat@32473 ISADDR="([0-9.]+)" XSADDR="([0-9.]+)" XPORTSTART="([0-9]+)" XPORTEND="([0-9]+)"\]'
@@ -137,9 +143,9 @@ fi
 # --- both workers ---------------------------------------------------------------------------
 ho=$(counter_value "$OUT/cgnatd.out" handoff_received || echo 0)
 dropped=$(counter_value "$OUT/cgnatd.out" log_event_dropped || echo 0)
-[[ "$ho" -gt 0 ]] && pass "workers handed frames to each other ($ho)" ||
-    fail "no handoff between the 2 workers (af_packet qpairs=2 should spread flows)"
-[[ "$dropped" -eq 0 ]] && pass "no log event dropped" || fail "log_event_dropped = $dropped"
+check "workers handed frames to each other ($ho)" \
+    "no handoff between the 2 workers (af_packet qpairs=2 should spread flows)" test "$ho" -gt 0
+check "no log event dropped" "log_event_dropped = $dropped" test "$dropped" -eq 0
 
 echo "$TEST: $N_PASS passed, $N_FAIL failed (logs: $OUT)"
 [[ "$N_FAIL" -eq 0 ]]

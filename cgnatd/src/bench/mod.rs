@@ -449,6 +449,7 @@ pub fn run(profile_path: &std::path::Path, opts: &BenchOpts) -> Result<String, B
         out_tx: outside.tx_queue(0)?,
         alloc: PoolAlloc(pool.clone()),
         events: None,
+        live: None,
         handoff_tx: Vec::new(),
         handoff_rx: Vec::new(),
     };
