@@ -118,6 +118,7 @@ fn full_example_parses_to_expected_struct() {
             tcp_mss_clamp: 0,
         },
         logging: Default::default(),
+        api: Default::default(),
     };
     assert_eq!(cfg, expected);
     assert_eq!(cfg.pool.blocks_per_address(), 126);
