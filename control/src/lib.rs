@@ -8,6 +8,7 @@
 pub mod api;
 pub mod config;
 pub mod logging;
+pub mod metrics;
 pub mod registry;
 
 pub use config::{

@@ -125,7 +125,18 @@ impl<A: Appliance> ApiServer<A> {
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send,
-    ) -> Result<(), tonic::transport::Error> {
+    ) -> Result<(), ServeError> {
         service::serve(self, listener, shutdown).await
     }
+}
+
+/// Why [`ApiServer::serve`] stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The embedded descriptor set was refused by reflection (a build problem).
+    #[error("reflection: {0}")]
+    Reflection(String),
+    /// The transport failed.
+    #[error("gRPC transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
 }

@@ -43,6 +43,7 @@ impl<A: Appliance> Service<A> {
             .map_err(|e| Status::internal(format!("appliance call failed: {e}")))
     }
 
+    #[allow(clippy::result_large_err)] // tonic::Status is what handlers return.
     fn check<T>(&self, req: &Request<T>, access: Access) -> Result<(), Status> {
         self.auth.check(req.metadata(), access)
     }
@@ -282,7 +283,7 @@ pub(super) async fn serve<A: Appliance>(
     server: ApiServer<A>,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send,
-) -> Result<(), tonic::transport::Error> {
+) -> Result<(), super::ServeError> {
     let (reporter, health_service) = tonic_health::server::health_reporter();
     let mut state = server.health.watch();
     let initial = health_status(*state.borrow_and_update());
@@ -303,11 +304,9 @@ pub(super) async fn serve<A: Appliance>(
             .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
     };
-    // Building only fails on a malformed descriptor set, which build.rs produced: a bug.
-    let (v1, v1alpha) = match (reflection().build_v1(), reflection().build_v1alpha()) {
-        (Ok(a), Ok(b)) => (a, b),
-        (Err(e), _) | (_, Err(e)) => panic!("reflection descriptor set is invalid: {e}"),
-    };
+    let bad = |e: tonic_reflection::server::Error| super::ServeError::Reflection(e.to_string());
+    let v1 = reflection().build_v1().map_err(bad)?;
+    let v1alpha = reflection().build_v1alpha().map_err(bad)?;
 
     let service = Service {
         appliance: server.appliance,
@@ -323,5 +322,5 @@ pub(super) async fn serve<A: Appliance>(
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await;
     follow.abort();
-    result
+    Ok(result?)
 }
