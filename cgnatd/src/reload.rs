@@ -55,7 +55,7 @@ fn restart_sections(old: &Config, new: &Config) -> Vec<&'static str> {
     macro_rules! cmp {
         ($($f:ident),*) => { $( if n.$f != old.$f { v.push(stringify!($f)); } )* };
     }
-    cmp!(eal, inside, outside, pool, dataplane, arp, limits, fragments, nat, logging);
+    cmp!(eal, inside, outside, pool, dataplane, arp, limits, fragments, nat, logging, api);
     if n != *old && v.is_empty() {
         v.push("(other)");
     }

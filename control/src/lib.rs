@@ -5,12 +5,15 @@
 //! here too; none of them ever touches a worker's tables directly.
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod config;
 pub mod logging;
+pub mod metrics;
 pub mod registry;
 
 pub use config::{
-    AddrParseError, ArpConfig, Config, ConfigError, DataplaneConfig, EalConfig, Filtering,
-    FragmentsConfig, InsideConfig, Ipv4Prefix, L4Proto, LimitsConfig, LoggingConfig, NatConfig,
-    OutsideConfig, PoolConfig, PoolEntry, PoolMode, PortTimeout, SteeringMode, TimeoutsConfig,
+    AddrParseError, ApiConfig, ArpConfig, Config, ConfigError, DataplaneConfig, EalConfig,
+    Filtering, FragmentsConfig, InsideConfig, Ipv4Prefix, L4Proto, LimitsConfig, LoggingConfig,
+    NatConfig, OutsideConfig, PoolConfig, PoolEntry, PoolMode, PortTimeout, SteeringMode,
+    TimeoutsConfig,
 };

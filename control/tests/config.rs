@@ -120,6 +120,7 @@ fn full_example_parses_to_expected_struct() {
             tcp_mss_clamp: 0,
         },
         logging: Default::default(),
+        api: Default::default(),
     };
     assert_eq!(cfg, expected);
     assert_eq!(cfg.pool.blocks_per_address(), 126);
@@ -458,7 +459,14 @@ const BAD: &[Case] = &[
     (&[Set("nat", "tcp_mss_clamp", "100")], Some("nat.tcp_mss_clamp"), "nat.tcp_mss_clamp: must be 0 (off) or between 536 and 9000 (got 100)"),
     (&[Set("nat", "tcp_mss_clamp", "9001")], Some("nat.tcp_mss_clamp"), "(got 9001)"),
     (&[Set("nat", "tcp_mss_clamp", "1461")], Some("nat.tcp_mss_clamp"), "nat.tcp_mss_clamp: must be at most 1460 = the smaller port MTU (1500) - 40 bytes of IPv4 and TCP headers"),
-    (&[Set("inside", "mtu", "9000"), Set("outside", "mtu", "1400"), Set("nat", "tcp_mss_clamp", "1400")], Some("nat.tcp_mss_clamp"), "at most 1360 = the smaller port MTU (1400)"),
+    (&[Set("inside", "mtu", "9000"), Set("outside", "mtu", "1400"), Set("nat", "tcp_mss_clamp", "1400")], Some("nat.tcp_mss_clamp"), "at most 1360 = the smaller port MTU (1400)"),    // [api]
+    (&[Set("api", "listen", r#""127.0.0.1:0""#)], Some("api.listen"), "api.listen: port 0 is not allowed"),
+    (&[Set("api", "listen", r#""localhost:50051""#)], Some("api.listen"), "invalid socket address"),
+    (&[Set("api", "metrics_listen", r#""224.0.0.1:9440""#)], Some("api.metrics_listen"), "224.0.0.1 is a multicast address"),
+    (&[Set("api", "metrics_listen", r#""127.0.0.1:50051""#)], Some("api.metrics_listen"), "127.0.0.1:50051 is already used by api.listen"),
+    (&[Set("api", "require_token_for_reads", "true")], Some("api.require_token_for_reads"), "needs api.token_file"),
+    (&[Set("api", "token_file", r#""""#)], Some("api.token_file"), "must not be empty"),
+    (&[Set("api", "tokenfile", r#""x""#)], Some("api.tokenfile"), "unknown key \"tokenfile\" in [api]"),
 ];
 
 const DET: &str = r#""deterministic""#;

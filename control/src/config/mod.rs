@@ -60,6 +60,9 @@ pub struct Config {
     /// off unless configured.
     #[serde(default)]
     pub logging: LoggingConfig,
+    /// `[api]`: the gRPC management API and the Prometheus metrics endpoint. Optional.
+    #[serde(default)]
+    pub api: ApiConfig,
 }
 
 impl Config {
@@ -310,6 +313,12 @@ impl PoolConfig {
         let keep = addr::merge(self.prefixes.iter().map(PoolEntry::interval).collect());
         let remove = addr::merge(self.exclude.iter().map(PoolEntry::interval).collect());
         addr::subtract(&keep, &remove)
+    }
+
+    /// Whether `a` is a pool address (exclusions removed).
+    pub fn contains(&self, a: Ipv4Addr) -> bool {
+        let x = u32::from(a);
+        self.intervals().iter().any(|&(lo, hi)| lo <= x && x <= hi)
     }
 
     /// Number of pool addresses after de-duplication and exclusions, computed without
@@ -661,6 +670,48 @@ impl Default for LoggingConfig {
             session_prefixes: Vec::new(),
             session_destinations: false,
             event_queue: 65_536,
+        }
+    }
+}
+
+/// `[api]`: the management API (gRPC, `proto/cgnat/v1/`) and the Prometheus `/metrics`
+/// endpoint. Every key needs a restart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "a table")]
+pub struct ApiConfig {
+    /// Serve the gRPC API at all; default `true`.
+    pub enabled: bool,
+    /// Address and port of the gRPC API; default `127.0.0.1:50051`.
+    pub listen: std::net::SocketAddr,
+    /// File holding the bearer token (one line; surrounding whitespace ignored). Without it,
+    /// every mutating RPC is refused (PERMISSION_DENIED).
+    pub token_file: Option<std::path::PathBuf>,
+    /// Read-only RPCs also need the token; default `false`. Needs `token_file`.
+    pub require_token_for_reads: bool,
+    /// Serve Prometheus metrics at all; default `true`.
+    pub metrics_enabled: bool,
+    /// Address and port of the HTTP `/metrics` endpoint; default `127.0.0.1:9440`.
+    pub metrics_listen: std::net::SocketAddr,
+}
+
+impl ApiConfig {
+    /// Default of `listen`.
+    pub const DEFAULT_LISTEN: std::net::SocketAddr =
+        std::net::SocketAddr::V4(std::net::SocketAddrV4::new(Ipv4Addr::LOCALHOST, 50051));
+    /// Default of `metrics_listen`.
+    pub const DEFAULT_METRICS_LISTEN: std::net::SocketAddr =
+        std::net::SocketAddr::V4(std::net::SocketAddrV4::new(Ipv4Addr::LOCALHOST, 9440));
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: Self::DEFAULT_LISTEN,
+            token_file: None,
+            require_token_for_reads: false,
+            metrics_enabled: true,
+            metrics_listen: Self::DEFAULT_METRICS_LISTEN,
         }
     }
 }

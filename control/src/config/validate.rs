@@ -9,8 +9,8 @@ use std::net::Ipv4Addr;
 
 use super::addr::{intervals_overlap, Ipv4Prefix, PoolEntry};
 use super::{
-    ArpConfig, Config, ConfigError, DataplaneConfig, EalConfig, FragmentsConfig, L4Proto,
-    LimitsConfig, LoggingConfig, PoolConfig, PoolMode, TimeoutsConfig,
+    ApiConfig, ArpConfig, Config, ConfigError, DataplaneConfig, EalConfig, FragmentsConfig,
+    L4Proto, LimitsConfig, LoggingConfig, PoolConfig, PoolMode, TimeoutsConfig,
 };
 
 type Result<T = ()> = std::result::Result<T, ConfigError>;
@@ -177,7 +177,8 @@ impl Config {
         validate_limits(&self.limits)?;
         validate_fragments(&self.fragments)?;
         self.validate_nat()?;
-        validate_logging(&self.logging)
+        validate_logging(&self.logging)?;
+        validate_api(&self.api)
     }
 
     fn validate_ports(&self) -> Result {
@@ -819,6 +820,47 @@ fn validate_logging(l: &LoggingConfig) -> Result {
             "logging.sessions",
             "logging.session_prefixes / session_destinations have no effect unless \
              logging.sessions = true",
+        ));
+    }
+    Ok(())
+}
+
+fn validate_api(a: &ApiConfig) -> Result {
+    for (key, on, addr) in [
+        ("api.listen", a.enabled, a.listen),
+        ("api.metrics_listen", a.metrics_enabled, a.metrics_listen),
+    ] {
+        if !on {
+            continue;
+        }
+        if addr.port() == 0 {
+            return Err(invalid(
+                key,
+                format!("port 0 is not allowed: clients need a known port (got {addr})"),
+            ));
+        }
+        if addr.ip().is_multicast() {
+            return Err(invalid(
+                key,
+                format!("{} is a multicast address", addr.ip()),
+            ));
+        }
+    }
+    if a.enabled && a.metrics_enabled && a.listen == a.metrics_listen {
+        return Err(invalid(
+            "api.metrics_listen",
+            format!("{} is already used by api.listen", a.metrics_listen),
+        ));
+    }
+    if let Some(p) = &a.token_file {
+        if p.as_os_str().is_empty() {
+            return Err(invalid("api.token_file", "must not be empty"));
+        }
+    }
+    if a.require_token_for_reads && a.token_file.is_none() {
+        return Err(invalid(
+            "api.require_token_for_reads",
+            "needs api.token_file (there is no token to require)",
         ));
     }
     Ok(())
