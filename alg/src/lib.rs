@@ -17,7 +17,9 @@ mod names;
 pub mod counters;
 pub mod edit;
 pub mod expect;
+pub mod ftp;
 pub mod seq;
+mod text;
 
 pub use counters::AlgCounters;
 pub use edit::{apply_edits, Edit, EditError, EditList};
