@@ -20,6 +20,7 @@ pub mod expect;
 pub mod ftp;
 pub mod seq;
 mod text;
+pub mod tftp;
 
 pub use counters::AlgCounters;
 pub use edit::{apply_edits, Edit, EditError, EditList};
