@@ -18,6 +18,8 @@ pub mod counters;
 pub mod edit;
 pub mod expect;
 pub mod ftp;
+#[doc(hidden)]
+pub mod fuzz_harness;
 pub mod seq;
 mod text;
 pub mod tftp;

@@ -385,6 +385,16 @@ impl FtpState {
         });
     }
 
+    /// Forgets the remembered announcement if its public endpoint was given back.
+    fn forget_released<'p>(&mut self, released: impl Iterator<Item = &'p SocketAddrV4>) {
+        let mut released = released;
+        if let Some(a) = self.announced {
+            if released.any(|p| *p == a.public) {
+                self.announced = None;
+            }
+        }
+    }
+
     /// Scans one segment. Drive the iterator to the end (dropping it early finishes the scan
     /// silently, so the line tracking stays right).
     pub fn scan<'s, 'a>(&'s mut self, seg: FtpSegment<'a>) -> FtpScan<'s, 'a> {

@@ -65,7 +65,9 @@ impl<const N: usize> FtpOutcome<N> {
     fn cancel(&mut self, allocated: &[Option<SocketAddrV4>; N]) {
         self.edits.clear();
         self.expectations = [None; N];
-        self.released = *allocated;
+        for p in allocated.iter().flatten() {
+            Self::add(&mut self.released, *p);
+        }
     }
 }
 
@@ -117,31 +119,30 @@ pub fn process<const N: usize>(
                 history_full = true;
                 continue;
             }
-            let public = match scan.public_for(&msg) {
-                Some(p) => p,
+            let (public, fresh) = match scan.public_for(&msg) {
+                Some(p) => (p, false),
                 None => match allocate(&msg) {
-                    Some(p) => {
-                        FtpOutcome::<N>::add(&mut allocated, p);
-                        p
-                    }
+                    Some(p) => (p, true),
                     None => {
                         counters.fail(FtpError::NoPublicPort);
                         continue;
                     }
                 },
             };
-            scan.remember_public(&msg, public);
-            match msg.rewrite(public).and_then(|e| out.edits.push(e)) {
-                Ok(()) => {}
-                Err(EditError::ListFull) => {
-                    counters.fail(FtpError::TooManyRewrites);
-                    continue;
+            if let Err(e) = msg.rewrite(public).and_then(|e| out.edits.push(e)) {
+                counters.fail(match e {
+                    EditError::ListFull => FtpError::TooManyRewrites,
+                    _ => FtpError::EditFailed,
+                });
+                if fresh {
+                    FtpOutcome::<N>::add(&mut out.released, public);
                 }
-                Err(_) => {
-                    counters.fail(FtpError::EditFailed);
-                    continue;
-                }
+                continue;
             }
+            if fresh {
+                FtpOutcome::<N>::add(&mut allocated, public);
+            }
+            scan.remember_public(&msg, public);
             FtpOutcome::<N>::add(&mut out.expectations, msg.inbound_expectation(peer, public));
         }
         scan.split_line_seq()
@@ -149,6 +150,7 @@ pub fn process<const N: usize>(
 
     if history_full {
         out.cancel(&allocated);
+        state.forget_released(out.released());
         out.hold = true;
         return out;
     }
@@ -163,6 +165,7 @@ pub fn process<const N: usize>(
         if n < MAX_SPLIT_HOLDS {
             state.held = Some((seq, n + 1));
             out.cancel(&allocated);
+            state.forget_released(out.released());
             out.hold = true;
             return out;
         }
@@ -176,6 +179,7 @@ pub fn process<const N: usize>(
                 SeqError::OutOfOrder => FtpError::SeqOutOfOrder,
             });
             out.cancel(&allocated);
+            state.forget_released(out.released());
             out.hold = e == SeqError::HistoryFull;
             return out;
         }

@@ -462,6 +462,19 @@ fn attack_6_command_split_across_segments_is_held_then_passed() {
     let o = s.send_at(ISN, b"227 Entering Passive Mode (198,51,");
     assert!(!o.outcome.hold);
     assert_eq!(s.failed(FtpError::SplitCommand), 1);
+    // A complete PORT before the split line: its public port is handed back, and the
+    // retransmission allocates afresh.
+    let mut c = Dir::client();
+    let o = c.send_at(ISN, b"PORT 100,64,0,2,156,64\r\nPORT 100,64,0,2,1");
+    assert!(o.outcome.hold);
+    assert_eq!(
+        o.outcome.released().copied().collect::<Vec<_>>(),
+        [sa(PUBLIC, 50000)]
+    );
+    let o = c.send_at(ISN, b"PORT 100,64,0,2,156,64\r\nPORT 100,64,0,2,156,65\r\n");
+    assert_eq!(o.outcome.edits.len(), 2);
+    assert_eq!(o.outcome.released().count(), 0);
+    assert_eq!(c.allocations, 3);
     // A partial keyword counts too ("PO" may become "PORT").
     let mut c = Dir::client();
     assert!(c.send_at(ISN, b"PO").outcome.hold);
