@@ -124,9 +124,11 @@ pub fn run(mut running: Config, path: &Path) -> Result<(), DaemonError> {
     let in_rss = (n_workers > 1 && auto).then_some(RssHashFields::IPV4_SRC_ONLY);
     let mut inside = Port::configure(in_id, &setup(cfg.inside.mtu, in_rss), &pool)?;
     let mut outside = Port::configure(out_id, &setup(cfg.outside.mtu, None), &pool)?;
-    let (in_mode, out_mode) = steering_modes(cfg, &inside, &outside);
+    let in_mode = inside_steering(cfg, &inside);
     inside.start()?;
     outside.start()?;
+    // rte_flow rules go in once the port runs (some drivers refuse them before).
+    let (out_mode, flow_rules) = crate::flow_steer::outside_steering(cfg, &outside);
     for (role, p, addr) in [
         ("inside", &inside, cfg.inside.address),
         ("outside", &outside, cfg.outside.address),
@@ -263,6 +265,11 @@ pub fn run(mut running: Config, path: &Path) -> Result<(), DaemonError> {
         &inside,
         &outside,
     );
+    for r in flow_rules {
+        if let Err(e) = r.destroy() {
+            warn!("removing a steering rule: {e}");
+        }
+    }
     for p in [&mut inside, &mut outside] {
         if let Err(e) = p.stop() {
             warn!("stopping port {}: {e}", p.name());
@@ -365,18 +372,18 @@ fn handoff_rings(n: u16, size: u32) -> Result<Rings, DaemonError> {
     Ok((tx, rx))
 }
 
-/// Decides, per port, whether the NIC steers frames to their owner or the workers hand them
-/// over, and says so in the log (the final counters repeat it).
-fn steering_modes(cfg: &Config, inside: &Port, outside: &Port) -> (SteerMode, SteerMode) {
+/// Decides whether the NIC steers the inside port (RSS on the IPv4 source address only) or the
+/// workers hand subscribers over, and says so in the log (the final counters repeat it).
+fn inside_steering(cfg: &Config, inside: &Port) -> SteerMode {
     let n = cfg.dataplane.workers;
     if n < 2 {
-        return (SteerMode::Software, SteerMode::Software);
+        return SteerMode::Software;
     }
     if cfg.dataplane.steering == control::SteeringMode::Software {
-        info!("steering: software handoff on both ports (dataplane.steering = \"software\")");
-        return (SteerMode::Software, SteerMode::Software);
+        info!("inside steering: software handoff (dataplane.steering = \"software\")");
+        return SteerMode::Software;
     }
-    let inside_mode = match inside.rss_applied() {
+    match inside.rss_applied() {
         Some(a) if a.has_protocols() && a.contains(RssHashFields::L3_SRC_ONLY) => {
             info!(
                 "inside steering: NIC RSS on the IPv4 source address ({}, rss_hf {:#x})",
@@ -397,13 +404,5 @@ fn steering_modes(cfg: &Config, inside: &Port, outside: &Port) -> (SteerMode, St
             );
             SteerMode::Software
         }
-    };
-    warn!(
-        "outside steering: software handoff — rte_flow rules are not programmed by this \
-         release ({} / {}); return traffic is handed to the port block's worker over rings \
-         (counters handoff_outside, handoff_fragment)",
-        outside.name(),
-        outside.info().driver_name
-    );
-    (inside_mode, SteerMode::Software)
+    }
 }

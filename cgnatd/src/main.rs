@@ -6,6 +6,7 @@ mod bench;
 mod control_thread;
 mod convert;
 mod daemon;
+mod flow_steer;
 mod pkt;
 mod poll_loop;
 mod reload;

@@ -470,6 +470,12 @@ fn two_workers_hand_subscribers_and_return_traffic_to_their_owner() {
         r.stderr
     );
     assert_eq!(c["steering_inside_nic"], 0);
+    assert!(
+        r.stderr.contains("outside steering: software handoff") && r.stderr.contains("rte_flow"),
+        "the pcap PMD has no rte_flow: the refusal must be announced:\n{}",
+        r.stderr
+    );
+    assert_eq!(c["steering_outside_nic"], 0);
     assert_eq!(c["nat_out"], 4);
     assert_eq!(c["nat_in"], 4, "{c:?}");
     assert_eq!(c["handoff_inside"], 2, "b's two packets");

@@ -103,6 +103,31 @@ pub fn port_owner(port: u16, port_min: u16, port_max: u16, block_size: u16, n: u
     Some(block % n.max(1))
 }
 
+/// The rules that let a NIC steer by destination port alone: `(value, mask, worker)` such that
+/// a port `p` of the pool range belongs to `worker` exactly when `p & mask == value`. That is a
+/// bit field of the port when `block_size` and `n_workers` are powers of two and `port_min` is
+/// a multiple of `block_size * n_workers`: the owner is then bits `log2(block_size)..` of the
+/// port, `n_workers` values wide. `None` for one worker or any other layout (software steering
+/// covers those).
+pub fn port_mask_rules(
+    port_min: u16,
+    block_size: u16,
+    n_workers: u16,
+) -> Option<Vec<(u16, u16, u16)>> {
+    if n_workers < 2 || !block_size.is_power_of_two() || !n_workers.is_power_of_two() {
+        return None;
+    }
+    let span = u32::from(block_size) * u32::from(n_workers);
+    if span > 65536 || u32::from(port_min) % span != 0 {
+        return None;
+    }
+    let shift = block_size.trailing_zeros();
+    let mask = u16::try_from((u32::from(n_workers) - 1) << shift).ok()?;
+    (0..n_workers)
+        .map(|w| Some((u16::try_from(u32::from(w) << shift).ok()?, mask, w)))
+        .collect()
+}
+
 /// The home worker of a fragmented datagram: a hash of its reassembly key.
 #[inline]
 pub fn fragment_home(k: &FragKey, n_workers: u16) -> u16 {
@@ -488,6 +513,37 @@ mod tests {
                 assert!(c > even * 8 / 10, "worker {w} of {n} got {c} of 4096");
             }
         }
+    }
+
+    #[test]
+    fn port_mask_rules_agree_with_port_owner() {
+        for (min, bs, n) in [
+            (1024u16, 512u16, 2u16),
+            (1024, 256, 4),
+            (2048, 64, 8),
+            (4096, 1024, 4),
+        ] {
+            let rules = port_mask_rules(min, bs, n).unwrap();
+            assert_eq!(rules.len(), usize::from(n));
+            for p in min..=65535u16 {
+                let hits: Vec<u16> = rules
+                    .iter()
+                    .filter(|&&(v, m, _)| p & m == v)
+                    .map(|&(_, _, w)| w)
+                    .collect();
+                assert_eq!(hits.len(), 1, "port {p}: {hits:?}");
+                assert_eq!(Some(hits[0]), port_owner(p, min, 65535, bs, n), "port {p}");
+            }
+        }
+        // Layouts that are not a bit field of the port.
+        assert_eq!(port_mask_rules(1024, 512, 1), None);
+        assert_eq!(port_mask_rules(1024, 500, 2), None);
+        assert_eq!(port_mask_rules(1024, 512, 3), None);
+        assert_eq!(
+            port_mask_rules(1024, 1024, 2),
+            None,
+            "1024 is not a multiple of 2048"
+        );
     }
 
     #[test]

@@ -388,3 +388,26 @@ fn single_worker_never_hands_off() {
     assert_eq!(w, 0);
     assert_eq!(c.total(Event::HandoffArp) + c.total(Event::SteerLocal), 0);
 }
+
+#[test]
+fn nic_steered_outside_is_counted_and_still_checked() {
+    let mut c = Cluster::new(2, |w| w.steering.outside = SteerMode::Nic);
+    let s = sub(6);
+    c.resolve(&[s]);
+    let owner = subscriber_owner(ip(s), 2);
+    let (_, f) = out_udp(&mut c, owner, s, 4321);
+    let (pa, pp) = src_of(&f);
+    let reply = udp(NH_MAC, OUT_MAC, REMOTE, 53, pa, pp, 60, b"a");
+    // The rte_flow rules put it on the owner's queue: counted as NIC-steered.
+    let (w, _) = one(c.send(owner, Side::Outside, &reply).inside);
+    assert_eq!(w, owner);
+    assert_eq!(c.ev(owner, Event::SteerNicOutside), 1);
+    // What the rules cannot match (an echo reply lands on queue 0, say) is still handed over.
+    let req = echo(SUB_MAC, IN_MAC, s, REMOTE, 64, true, 7, 1);
+    let (_, out) = one(c.send(owner, Side::Inside, &req).outside);
+    let (ea, eid) = echo_src_of(&out);
+    let rep = echo(NH_MAC, OUT_MAC, REMOTE, ea, 60, false, eid, 1);
+    let (w, _) = one(c.send(1 - owner, Side::Outside, &rep).inside);
+    assert_eq!(w, owner);
+    assert_eq!(c.ev(1 - owner, Event::HandoffOutside), 1);
+}

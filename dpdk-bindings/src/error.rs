@@ -11,6 +11,17 @@ use crate::sys;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DpdkError {
+    /// An rte_flow rule was refused by the driver (validation or creation) or could not be
+    /// destroyed.
+    #[error("DPDK port {port}: rte_flow {step}: {msg}")]
+    Flow {
+        /// Port id.
+        port: u16,
+        /// `validate`, `create` or `destroy`.
+        step: &'static str,
+        /// The driver's message.
+        msg: String,
+    },
     /// An EAL argument could not be turned into a C string.
     #[error("invalid EAL argument #{index} {arg:?}: {reason}")]
     InvalidArgument {

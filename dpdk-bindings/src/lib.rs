@@ -23,6 +23,7 @@ pub mod sys;
 
 mod eal;
 mod error;
+mod flow;
 mod lcore;
 mod mbuf;
 mod mempool;
@@ -31,6 +32,7 @@ mod ring;
 
 pub use eal::{lcore_id, lcore_socket_id, CArgv, Eal};
 pub use error::DpdkError;
+pub use flow::{FlowL4, FlowRule};
 pub use lcore::{launch, tsc_cycles, tsc_hz, LcoreJoin};
 pub use mbuf::{free_bulk, Mbuf};
 pub use mempool::Mempool;

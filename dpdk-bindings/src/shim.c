@@ -3,6 +3,9 @@
  * Every function is a one-line forward: no policy lives here.
  */
 #include "shim.h"
+
+#include <stdio.h>
+#include <string.h>
 #include <rte_eth_ring.h>
 
 /*
@@ -164,4 +167,78 @@ int shim_eth_from_rings(const char *name, struct rte_ring *rx, struct rte_ring *
 	struct rte_ring *rxs[1] = { rx };
 	struct rte_ring *txs[1] = { tx };
 	return rte_eth_from_rings(name, rxs, 1, txs, 1, numa);
+}
+
+static void flow_msg(const struct rte_flow_error *e, int ret, char *msg, size_t msg_len)
+{
+	if (msg == NULL || msg_len == 0)
+		return;
+	snprintf(msg, msg_len, "%s (type %d, errno %d)",
+		 (e->message != NULL) ? e->message : rte_strerror(-ret), (int)e->type, -ret);
+}
+
+int shim_flow_dst_port_to_queue(uint16_t port_id, uint8_t l4proto, uint16_t port_spec,
+				uint16_t port_mask, uint16_t queue, int validate_only,
+				struct rte_flow **out, char *msg, size_t msg_len)
+{
+	struct rte_flow_attr attr = { .ingress = 1 };
+	struct rte_flow_item_tcp tcp_spec = { .hdr.dst_port = rte_cpu_to_be_16(port_spec) };
+	struct rte_flow_item_tcp tcp_mask = { .hdr.dst_port = rte_cpu_to_be_16(port_mask) };
+	struct rte_flow_item_udp udp_spec = { .hdr.dst_port = rte_cpu_to_be_16(port_spec) };
+	struct rte_flow_item_udp udp_mask = { .hdr.dst_port = rte_cpu_to_be_16(port_mask) };
+	struct rte_flow_item pattern[4];
+	struct rte_flow_action_queue q = { .index = queue };
+	struct rte_flow_action actions[2];
+	struct rte_flow_error err;
+	int ret;
+
+	memset(pattern, 0, sizeof(pattern));
+	memset(actions, 0, sizeof(actions));
+	memset(&err, 0, sizeof(err));
+	pattern[0].type = RTE_FLOW_ITEM_TYPE_ETH;
+	pattern[1].type = RTE_FLOW_ITEM_TYPE_IPV4;
+	if (l4proto == 6) {
+		pattern[2].type = RTE_FLOW_ITEM_TYPE_TCP;
+		pattern[2].spec = &tcp_spec;
+		pattern[2].mask = &tcp_mask;
+	} else if (l4proto == 17) {
+		pattern[2].type = RTE_FLOW_ITEM_TYPE_UDP;
+		pattern[2].spec = &udp_spec;
+		pattern[2].mask = &udp_mask;
+	} else {
+		if (msg != NULL && msg_len > 0)
+			snprintf(msg, msg_len, "unsupported L4 protocol %u", l4proto);
+		return -EINVAL;
+	}
+	pattern[3].type = RTE_FLOW_ITEM_TYPE_END;
+	actions[0].type = RTE_FLOW_ACTION_TYPE_QUEUE;
+	actions[0].conf = &q;
+	actions[1].type = RTE_FLOW_ACTION_TYPE_END;
+
+	ret = rte_flow_validate(port_id, &attr, pattern, actions, &err);
+	if (ret != 0) {
+		flow_msg(&err, ret, msg, msg_len);
+		return ret < 0 ? ret : -ret;
+	}
+	if (validate_only)
+		return 0;
+	*out = rte_flow_create(port_id, &attr, pattern, actions, &err);
+	if (*out == NULL) {
+		ret = (rte_errno != 0) ? -rte_errno : -EIO;
+		flow_msg(&err, ret, msg, msg_len);
+		return ret;
+	}
+	return 0;
+}
+
+int shim_flow_destroy(uint16_t port_id, struct rte_flow *flow, char *msg, size_t msg_len)
+{
+	struct rte_flow_error err;
+	int ret;
+
+	memset(&err, 0, sizeof(err));
+	ret = rte_flow_destroy(port_id, flow, &err);
+	if (ret != 0)
+		flow_msg(&err, ret, msg, msg_len);
+	return ret;
 }

@@ -28,6 +28,7 @@
 #include <rte_ring.h>
 #include <rte_version.h>
 #include <rte_net.h>
+#include <rte_flow.h>
 
 /* ethdev fast path */
 uint16_t shim_rx_burst(uint16_t port_id, uint16_t queue_id,
@@ -79,5 +80,18 @@ uintptr_t shim_link_anchor(void);
 /* An ethdev port (net_ring PMD) whose single RX queue dequeues from `rx` and whose single TX
  * queue enqueues into `tx`; returns the port id or -1 (rte_errno set). */
 int shim_eth_from_rings(const char *name, struct rte_ring *rx, struct rte_ring *tx, unsigned int numa);
+
+/*
+ * rte_flow: an ingress rule "IPv4 with L4 protocol `l4proto` (6 TCP, 17 UDP) whose destination
+ * port matches `port_spec` under `port_mask` (both host order) -> RX queue `queue`".
+ * With `validate_only` the rule is only checked (rte_flow_validate) and `*out` untouched.
+ * Returns 0 or a negative errno; on failure the driver's message (or strerror) is copied into
+ * `msg` (NUL-terminated, at most `msg_len` bytes).
+ */
+int shim_flow_dst_port_to_queue(uint16_t port_id, uint8_t l4proto, uint16_t port_spec,
+				uint16_t port_mask, uint16_t queue, int validate_only,
+				struct rte_flow **out, char *msg, size_t msg_len);
+/* Destroys a rule made by shim_flow_dst_port_to_queue; same return convention. */
+int shim_flow_destroy(uint16_t port_id, struct rte_flow *flow, char *msg, size_t msg_len);
 
 #endif /* DPDK_RS_SHIM_H */
