@@ -6,6 +6,11 @@
 //! advance the clock by that many seconds. A short or truncated record ends the input. The
 //! worker uses a one-address pool with 8-port blocks so inbound frames can hit real bindings.
 //! Every transmitted frame must be well-formed ARP or IPv4 with a valid header checksum.
+//!
+//! Each input runs twice: on one worker, and on two workers wired like the daemon's handoff
+//! rings (the frame arrives on worker `len % 2`; handed-off frames are delivered until no
+//! outbox holds any), so steering, fragment homing, ARP copies and cross-worker hairpinning
+//! see hostile input too.
 
 use crate::buf::{PacketBuf, VecAlloc, VecBuf};
 use crate::config::WorkerConfig;
@@ -22,22 +27,99 @@ pub fn config() -> WorkerConfig {
     c
 }
 
-/// Runs one input. Panics only if the dataplane emits a malformed frame (a bug).
+/// Runs one input (single worker, then two workers). Panics only if the dataplane emits a
+/// malformed frame or hands a frame to itself (bugs).
 pub fn run(data: &[u8]) {
-    let mut w: Worker<VecBuf> = Worker::new(config());
-    let mut tx = Tx::with_capacity(64);
-    let mut alloc = VecAlloc {
-        remaining: Some(10_000),
-    };
-    let mut now = 1_000_000_000u64;
+    run_single(data);
+    run_pair(data);
+}
+
+fn records(data: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
     let mut rest = data;
-    while rest.len() >= 3 {
+    std::iter::from_fn(move || {
+        if rest.len() < 3 {
+            return None;
+        }
         let flags = rest[0];
         let len = usize::from(u16::from_be_bytes([rest[1], rest[2]]));
         rest = &rest[3..];
         let len = len.min(rest.len());
         let (frame, tail) = rest.split_at(len);
         rest = tail;
+        Some((flags, frame))
+    })
+}
+
+fn run_pair(data: &[u8]) {
+    let mut ws: [Worker<VecBuf>; 2] = [0u16, 1].map(|i| {
+        let mut c = config();
+        c.worker_id = i;
+        c.n_workers = 2;
+        c.steering.outbox = 16;
+        Worker::new(c)
+    });
+    let mut tx = [Tx::with_capacity(64), Tx::with_capacity(64)];
+    let mut alloc = VecAlloc {
+        remaining: Some(10_000),
+    };
+    let mut now = 1_000_000_000u64;
+    for (flags, frame) in records(data) {
+        let side = if flags & 1 == 0 {
+            Side::Inside
+        } else {
+            Side::Outside
+        };
+        now += u64::from(flags >> 2) * 1_000_000_000;
+        let at = frame.len() % 2;
+        ws[at].process(
+            side,
+            VecBuf::from_frame(frame),
+            now,
+            &mut tx[at],
+            &mut alloc,
+        );
+        if flags & 2 != 0 {
+            for (w, t) in ws.iter_mut().zip(tx.iter_mut()) {
+                w.poll(now, t, &mut alloc);
+            }
+        }
+        // Deliver handoffs (bounded rounds: fragments may bounce home -> owner once).
+        for _ in 0..4 {
+            let mut moved = false;
+            for from in 0..2usize {
+                let to = 1 - from;
+                let q: Vec<VecBuf> = match ws[from].outbox().queue(u16::try_from(to).unwrap_or(0)) {
+                    Some(q) => q.drain(..).collect(),
+                    None => Vec::new(),
+                };
+                if let Some(own) = ws[from].outbox().queue(u16::try_from(from).unwrap_or(0)) {
+                    assert!(own.is_empty(), "a worker handed a frame to itself");
+                }
+                for b in q {
+                    moved = true;
+                    ws[to].process_handoff(b, now, &mut tx[to], &mut alloc);
+                }
+            }
+            if !moved {
+                break;
+            }
+        }
+        for t in tx.iter_mut() {
+            for b in t.inside.drain(..).chain(t.outside.drain(..)) {
+                check_emitted(b.data());
+            }
+        }
+    }
+}
+
+fn run_single(data: &[u8]) {
+    let mut w: Worker<VecBuf> = Worker::new(config());
+    let mut tx = Tx::with_capacity(64);
+    let mut alloc = VecAlloc {
+        remaining: Some(10_000),
+    };
+    let mut now = 1_000_000_000u64;
+    for (flags, frame) in records(data) {
         let side = if flags & 1 == 0 {
             Side::Inside
         } else {
