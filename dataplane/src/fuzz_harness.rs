@@ -88,10 +88,10 @@ fn run_pair(data: &[u8]) {
             let mut moved = false;
             for from in 0..2usize {
                 let to = 1 - from;
-                let q: Vec<VecBuf> = match ws[from].outbox().queue(u16::try_from(to).unwrap_or(0)) {
-                    Some(q) => q.drain(..).collect(),
-                    None => Vec::new(),
-                };
+                let mut q: Vec<VecBuf> = Vec::new();
+                if let Some(out) = ws[from].outbox().queue(u16::try_from(to).unwrap_or(0)) {
+                    q.extend(out.drain(..));
+                }
                 if let Some(own) = ws[from].outbox().queue(u16::try_from(from).unwrap_or(0)) {
                     assert!(own.is_empty(), "a worker handed a frame to itself");
                 }
