@@ -90,7 +90,7 @@ fn run_pair(data: &[u8]) {
                 let to = 1 - from;
                 let mut q: Vec<VecBuf> = Vec::new();
                 if let Some(out) = ws[from].outbox().queue(u16::try_from(to).unwrap_or(0)) {
-                    q.extend(out.drain(..));
+                    q.append(out);
                 }
                 if let Some(own) = ws[from].outbox().queue(u16::try_from(from).unwrap_or(0)) {
                     assert!(own.is_empty(), "a worker handed a frame to itself");
