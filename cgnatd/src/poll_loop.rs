@@ -252,6 +252,31 @@ pub fn run<R: BurstRx, T: BurstTx>(
             }
         });
     }
+    // Shutdown: what is still queued, then a release for every block still held, so the logs
+    // close every allocation. No packets flow any more, so waiting (bounded) for room in the
+    // control thread's queue is allowed here.
+    let mut pending: Vec<WorkerEvent> = Vec::new();
+    w.drain_events(|ev| pending.push(ev));
+    w.shutdown_events(clock.now_ns(), |ev| pending.push(ev));
+    if let Some(q) = &io.events {
+        let deadline = clock.now_ns().saturating_add(2_000_000_000);
+        for ev in pending {
+            let mut ev = ev;
+            loop {
+                match q.push(ev) {
+                    Ok(()) => break,
+                    Err(back) if clock.now_ns() < deadline => {
+                        ev = back;
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                    }
+                    Err(_) => {
+                        events_ring_full += 1;
+                        break;
+                    }
+                }
+            }
+        }
+    }
     LoopReport {
         counters: w.counters().clone(),
         polls,

@@ -437,6 +437,23 @@ impl NatState {
         )
     }
 
+    /// Every block this worker holds for a subscriber, as (subscriber, public address, first
+    /// port, last port). Dynamic pools only (deterministic blocks are a formula, never logged).
+    /// Walks every block the worker owns: for shutdown, not for the packet path.
+    pub fn allocated_blocks(&self, mut f: impl FnMut(u32, u32, u16, u16)) {
+        if self.params.deterministic.is_some() {
+            return;
+        }
+        for lb in 0..self.blocks.local_blocks() {
+            if let Some(si) = self.blocks.owner(lb) {
+                let (public, first, last) = self.block_span(lb);
+                if let Some(s) = self.subs.get(si as usize) {
+                    f(s.ip, public, first, last);
+                }
+            }
+        }
+    }
+
     /// Finds the binding for an inbound packet.
     #[inline]
     pub fn map_inbound(&self, proto: u8, dst: u32, dport: u16) -> Option<u32> {

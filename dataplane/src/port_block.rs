@@ -239,6 +239,11 @@ impl PortBlocks {
         self.allocated -= 1;
     }
 
+    /// Blocks this worker owns (allocated or not), i.e. the valid `LocalBlock` range.
+    pub fn local_blocks(&self) -> u32 {
+        u32::try_from(self.state.len()).unwrap_or(u32::MAX)
+    }
+
     /// The subscriber holding a block, if allocated.
     pub fn owner(&self, lb: LocalBlock) -> Option<u32> {
         let s = self.state.get(lb as usize)?.subscriber;

@@ -285,6 +285,23 @@ impl<B: PacketBuf> Worker<B> {
         self.nat.events.drain(f);
     }
 
+    /// For shutdown: a `BlockReleased` event for every block still allocated (the state is about
+    /// to vanish, so a later start may give those ports to someone else; the port-block log
+    /// must say when this holder's use ended). Hands them to `f` directly, not through the
+    /// bounded queue.
+    pub fn shutdown_events(&self, now_ns: u64, mut f: impl FnMut(crate::events::WorkerEvent)) {
+        let at_s = secs(now_ns);
+        self.nat.allocated_blocks(|subscriber, public, port_start, port_end| {
+            f(crate::events::WorkerEvent::BlockReleased {
+                subscriber,
+                public,
+                port_start,
+                port_end,
+                at_s,
+            });
+        });
+    }
+
     /// Events dropped because the queue was full, and exhaustion events suppressed by the rate
     /// limit.
     pub fn events_lost(&self) -> (u64, u64) {

@@ -192,3 +192,40 @@ fn per_session_logging_off_reports_no_sessions() {
     );
     assert!(session_events(&mut h).is_empty());
 }
+
+#[test]
+fn shutdown_releases_every_allocated_block() {
+    let mut h = Harness::lab();
+    for (s, p) in [(SUB1, 5000), (SUB2, 5000), (SUB1, 5001)] {
+        h.send(Side::Inside, &udp(SUB_MAC, IN_MAC, s, p, SERVER, 53, 64, b"q"));
+    }
+    let allocated: Vec<_> = events(&mut h)
+        .into_iter()
+        .filter_map(|e| match e {
+            WorkerEvent::BlockAllocated {
+                subscriber,
+                public,
+                port_start,
+                port_end,
+                ..
+            } => Some((subscriber, public, port_start, port_end)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(allocated.len(), 2);
+    let mut released = vec![];
+    h.w.shutdown_events(h.now, |e| match e {
+        WorkerEvent::BlockReleased {
+            subscriber,
+            public,
+            port_start,
+            port_end,
+            ..
+        } => released.push((subscriber, public, port_start, port_end)),
+        other => panic!("unexpected {other:?}"),
+    });
+    released.sort_unstable();
+    let mut want = allocated;
+    want.sort_unstable();
+    assert_eq!(released, want);
+}

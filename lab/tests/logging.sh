@@ -6,7 +6,9 @@
 #     address and a block-aligned 512-port range;
 #   - a UDP receiver gets one well-formed RFC 5424 PBAADD message per subscriber, carrying the
 #     same (subscriber, public address, port range) as the IPFIX record;
-#   - both workers took part (the flows were spread by af_packet and handed to their owner).
+#   - both workers took part (the flows were spread by af_packet and handed to their owner);
+#   - at SIGTERM every block is released: one natEvent 17 record and one PBADEL message per
+#     subscriber, with the same tuples as the allocations.
 # Logs and captures: lab/run/logging/.
 set -uo pipefail
 # shellcheck source=lab/lib.sh
@@ -86,12 +88,17 @@ if grep -q "no template found" "$OUT/ipfix.txt"; then
 else
     pass "tshark decoded the IPFIX stream with our templates"
 fi
-tshark -r "$OUT/logs.pcap" -d udp.port==4739,cflow -Y 'cflow.nat_event == 16' -T fields \
-    -E separator=' ' -E occurrence=a -E aggregator=' ' \
-    -e cflow.srcaddr -e cflow.post_natsource_ipv4_address \
-    -e cflow.port_range_start -e cflow.port_range_end 2>/dev/null |
-    awk '{ n = NF / 4; for (i = 0; i < n; i++) print $(1+i), $(1+n+i), $(1+2*n+i), $(1+3*n+i) }' |
-    sort >"$OUT/ipfix-blocks.txt"
+# ipfix_records EVENT -- (subscriber, public, first port, last port) of natEvent EVENT records
+ipfix_records() {
+    tshark -r "$OUT/logs.pcap" -d udp.port==4739,cflow -Y "cflow.nat_event == $1" -T fields \
+        -E separator=' ' -E occurrence=a -E aggregator=' ' \
+        -e cflow.nat_event -e cflow.srcaddr -e cflow.post_natsource_ipv4_address \
+        -e cflow.port_range_start -e cflow.port_range_end 2>/dev/null |
+        awk -v ev="$1" '{ n = NF / 5; for (i = 0; i < n; i++) if ($(1+i) == ev)
+            print $(1+n+i), $(1+2*n+i), $(1+3*n+i), $(1+4*n+i) }' | sort
+}
+ipfix_records 16 >"$OUT/ipfix-blocks.txt"
+ipfix_records 17 >"$OUT/ipfix-released.txt"
 n_ipfix=$(wc -l <"$OUT/ipfix-blocks.txt")
 if [[ "$n_ipfix" -eq "$N" ]]; then
     pass "IPFIX: $n_ipfix natEvent 16 records for $N subscribers"
@@ -113,6 +120,13 @@ distinct=$(cut -d' ' -f1 "$OUT/ipfix-blocks.txt" | sort -u | wc -l)
 check "IPFIX: $distinct distinct subscribers" "IPFIX: $distinct distinct subscribers, expected $N" \
     test "$distinct" -eq "$N"
 
+if cmp -s "$OUT/ipfix-blocks.txt" "$OUT/ipfix-released.txt"; then
+    pass "IPFIX: at shutdown, one natEvent 17 per allocated block, same tuples"
+else
+    fail "IPFIX: natEvent 17 records differ from the allocations:"
+    diff "$OUT/ipfix-blocks.txt" "$OUT/ipfix-released.txt" | head -5
+fi
+
 # --- syslog -------------------------------------------------------------------------------
 re='^<134>1 [0-9T:.-]+Z [^ ]+ cgnat [0-9]+ PBAADD \[nat@32473 ISADDR="([0-9.]+)" XSADDR="([0-9.]+)" XPORTSTART="([0-9]+)" XPORTEND="([0-9]+)"\]'
 : >"$OUT/syslog-blocks.txt"
@@ -127,6 +141,11 @@ while IFS= read -r line; do
     fi
 done <"$OUT/syslog.txt"
 sort -o "$OUT/syslog-blocks.txt" "$OUT/syslog-blocks.txt"
+sed -nE 's/.* PBADEL \[nat@32473 ISADDR="([0-9.]+)" XSADDR="([0-9.]+)" XPORTSTART="([0-9]+)" XPORTEND="([0-9]+)"\]$/\1 \2 \3 \4/p' \
+    "$OUT/syslog.txt" | sort >"$OUT/syslog-released.txt"
+check "syslog: one PBADEL per allocated block at shutdown, same tuples" \
+    "syslog: PBADEL messages differ from the allocations" \
+    cmp -s "$OUT/syslog-blocks.txt" "$OUT/syslog-released.txt"
 n_sys=$(wc -l <"$OUT/syslog-blocks.txt")
 if [[ "$n_sys" -eq "$N" && "$malformed" -eq 0 ]]; then
     pass "syslog: $n_sys well-formed RFC 5424 PBAADD messages"
