@@ -291,15 +291,16 @@ impl<B: PacketBuf> Worker<B> {
     /// bounded queue.
     pub fn shutdown_events(&self, now_ns: u64, mut f: impl FnMut(crate::events::WorkerEvent)) {
         let at_s = secs(now_ns);
-        self.nat.allocated_blocks(|subscriber, public, port_start, port_end| {
-            f(crate::events::WorkerEvent::BlockReleased {
-                subscriber,
-                public,
-                port_start,
-                port_end,
-                at_s,
+        self.nat
+            .allocated_blocks(|subscriber, public, port_start, port_end| {
+                f(crate::events::WorkerEvent::BlockReleased {
+                    subscriber,
+                    public,
+                    port_start,
+                    port_end,
+                    at_s,
+                });
             });
-        });
     }
 
     /// Events dropped because the queue was full, and exhaustion events suppressed by the rate

@@ -197,7 +197,10 @@ fn per_session_logging_off_reports_no_sessions() {
 fn shutdown_releases_every_allocated_block() {
     let mut h = Harness::lab();
     for (s, p) in [(SUB1, 5000), (SUB2, 5000), (SUB1, 5001)] {
-        h.send(Side::Inside, &udp(SUB_MAC, IN_MAC, s, p, SERVER, 53, 64, b"q"));
+        h.send(
+            Side::Inside,
+            &udp(SUB_MAC, IN_MAC, s, p, SERVER, 53, 64, b"q"),
+        );
     }
     let allocated: Vec<_> = events(&mut h)
         .into_iter()
