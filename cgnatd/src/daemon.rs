@@ -316,6 +316,7 @@ fn print_final(
         ("log_events_handled", sinks.events),
         ("log_ipfix_send_errors", sinks.ipfix_send_errors),
         ("log_syslog_send_errors", sinks.syslog_send_errors),
+        ("log_syslog_write_errors", sinks.syslog_write_errors),
         ("log_json_write_errors", sinks.json_write_errors),
     ] {
         out.push_str(&format!("{name} {v}\n"));

@@ -26,6 +26,8 @@ pub struct SinkStats {
     pub ipfix_send_errors: u64,
     /// Syslog messages that could not be sent.
     pub syslog_send_errors: u64,
+    /// Syslog lines that could not be written to the syslog file.
+    pub syslog_write_errors: u64,
     /// JSON lines that could not be written.
     pub json_write_errors: u64,
     /// Events handled.
@@ -36,7 +38,8 @@ pub struct SinkStats {
 pub struct Sinks {
     socket: Option<UdpSocket>,
     ipfix: Option<(SocketAddrV4, Exporter)>,
-    syslog: Option<(SocketAddrV4, SyslogFormatter)>,
+    syslog: Option<(Option<SocketAddrV4>, SyslogFormatter)>,
+    syslog_file: Option<RotatingFile>,
     json: Option<(JsonlFormatter, RotatingFile)>,
     /// The port-block registry: who held which public port range when.
     pub registry: PortBlockRegistry,
@@ -69,8 +72,9 @@ impl Sinks {
         } else {
             None
         };
-        let syslog = match cfg.syslog_server {
-            Some(a) => {
+        let syslog = match (cfg.syslog_server, &cfg.syslog_file) {
+            (None, None) => None,
+            (a, _) => {
                 let f = SyslogFormatter::new(&cfg.syslog_hostname)
                     .and_then(|f| f.with_procid(&std::process::id().to_string()))
                     // The workers decide (live) whether destinations are reported.
@@ -78,6 +82,13 @@ impl Sinks {
                     .map_err(|e| std::io::Error::other(format!("logging.syslog_hostname: {e}")))?;
                 Some((a, f))
             }
+        };
+        let syslog_file = match &cfg.syslog_file {
+            Some(p) => Some(RotatingFile::open(
+                p,
+                cfg.syslog_file_max_bytes,
+                cfg.syslog_file_keep as usize,
+            )?),
             None => None,
         };
         let json = match &cfg.json_file {
@@ -98,6 +109,7 @@ impl Sinks {
             socket,
             ipfix,
             syslog,
+            syslog_file,
             json,
             registry: PortBlockRegistry::new(REGISTRY_MAX, REGISTRY_RETENTION_MS),
             pending: Vec::with_capacity(256),
@@ -254,11 +266,18 @@ impl Sinks {
                 )
             }
         };
-        if let (Some((addr, f)), Some(sock)) = (&self.syslog, &self.socket) {
+        if let Some((addr, f)) = &self.syslog {
             self.line.clear();
             f.format(&log, now_ms, &mut self.line);
-            if sock.send_to(self.line.as_bytes(), *addr).is_err() {
-                self.stats.syslog_send_errors += 1;
+            if let (Some(addr), Some(sock)) = (addr, &self.socket) {
+                if sock.send_to(self.line.as_bytes(), *addr).is_err() {
+                    self.stats.syslog_send_errors += 1;
+                }
+            }
+            if let Some(file) = &mut self.syslog_file {
+                if file.write_line(&self.line).is_err() {
+                    self.stats.syslog_write_errors += 1;
+                }
             }
         }
         if let Some((f, file)) = &mut self.json {
@@ -275,6 +294,17 @@ impl Sinks {
 
     /// Sends pending IPFIX records (and the templates when due). Called after each drain.
     pub fn flush(&mut self) {
+        // Files first: the IPFIX part below returns early when there is no collector.
+        if let Some((_, file)) = &mut self.json {
+            if file.flush().is_err() {
+                self.stats.json_write_errors += 1;
+            }
+        }
+        if let Some(file) = &mut self.syslog_file {
+            if file.flush().is_err() {
+                self.stats.syslog_write_errors += 1;
+            }
+        }
         let (Some((addr, exp)), Some(sock)) = (&mut self.ipfix, &self.socket) else {
             self.pending.clear();
             return;
@@ -305,9 +335,6 @@ impl Sinks {
             at += n;
         }
         self.pending.clear();
-        if let Some((_, file)) = &mut self.json {
-            let _ = file.flush();
-        }
     }
 }
 

@@ -301,11 +301,15 @@ fn cgnatd_translates_real_mbufs_through_the_poll_loop() {
     let syslog = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let ipfix = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let json = std::env::temp_dir().join(format!("cgnat-dpdk-events-{}.jsonl", std::process::id()));
+    let syslog_file =
+        std::env::temp_dir().join(format!("cgnat-dpdk-syslog-{}.log", std::process::id()));
     let extra = format!(
-        "[logging]\nsyslog_server = \"{}\"\nipfix_collector = \"{}\"\njson_file = \"{}\"\n",
+        "[logging]\nsyslog_server = \"{}\"\nipfix_collector = \"{}\"\njson_file = \"{}\"\n\
+         syslog_file = \"{}\"\n",
         syslog.local_addr().unwrap(),
         ipfix.local_addr().unwrap(),
-        json.display()
+        json.display(),
+        syslog_file.display()
     );
     let r = run_cgnatd("basic", &inside, &outside, &extra);
     syslog.set_nonblocking(true).unwrap();
@@ -333,6 +337,21 @@ fn cgnatd_translates_real_mbufs_through_the_poll_loop() {
         n > 20 && u16::from_be_bytes([buf[16], buf[17]]) >= 256,
         "a data set (set ID >= 256)"
     );
+    // The syslog file holds the same RFC 5424 lines: the allocation, then (at shutdown) the
+    // release of the block.
+    let sf = std::fs::read_to_string(&syslog_file).unwrap();
+    let lines: Vec<&str> = sf.lines().collect();
+    assert_eq!(lines.len(), 2, "{sf}");
+    assert_eq!(
+        lines[0],
+        line.trim_end(),
+        "file and UDP carry the same message"
+    );
+    assert!(
+        lines[1].contains("PBADEL [nat@32473 ISADDR=\"100.64.0.2\" XSADDR=\"203.0.113.1\" XPORTSTART=\"1024\" XPORTEND=\"1031\"]"),
+        "{sf}"
+    );
+    let _ = std::fs::remove_file(&syslog_file);
     let j = std::fs::read_to_string(&json).unwrap();
     assert!(j.contains("\"event\":\"block_alloc\""), "{j}");
     let _ = std::fs::remove_file(&json);

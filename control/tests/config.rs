@@ -372,6 +372,8 @@ const BAD: &[Case] = &[
     (&[Set("dataplane", "workers", "65")], Some("dataplane.workers"), "(got 65)"),
     (&[Set("dataplane", "steering", r#""rss""#)], Some("dataplane.steering"), "unknown variant `rss`, expected `auto` or `software`"),
     (&[Set("dataplane", "handoff_ring_size", "1000")], Some("dataplane.handoff_ring_size"), "must be a power of two between 64 and 65536 (got 1000)"),
+    (&[Set("logging", "syslog_file_keep", "0")], Some("logging.syslog_file_keep"), "must be between 1 and 100 (got 0)"),
+    (&[Set("logging", "syslog_file", r#""/tmp/x.log""#), Set("logging", "json_file", r#""/tmp/x.log""#)], Some("logging.syslog_file"), "must differ from logging.json_file"),
     (&[Set("logging", "event_queue", "10")], Some("logging.event_queue"), "must be between 64 and 1048576 (got 10)"),
     (&[Set("logging", "session_destinations", "true")], Some("logging.sessions"), "have no effect unless logging.sessions = true"),
     (&[Set("logging", "sessions", "true"), Set("logging", "session_prefixes", r#"["100.64.0.1/24"]"#)], Some("logging.session_prefixes"), "100.64.0.1/24"),

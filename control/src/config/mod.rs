@@ -637,6 +637,12 @@ pub struct LoggingConfig {
     pub syslog_server: Option<std::net::SocketAddrV4>,
     /// HOSTNAME field of syslog messages; default `"cgnat"`.
     pub syslog_hostname: String,
+    /// File the same RFC 5424 messages are appended to, one per line, rotated by size.
+    pub syslog_file: Option<std::path::PathBuf>,
+    /// Rotate the syslog file at this size, bytes (>= 4096); default 100 MiB.
+    pub syslog_file_max_bytes: u64,
+    /// Rotated syslog files kept (1..=100); default 5.
+    pub syslog_file_keep: u32,
     /// JSON-lines file, rotated by size.
     pub json_file: Option<std::path::PathBuf>,
     /// Rotate the JSON file at this size, bytes (>= 4096); default 100 MiB.
@@ -663,6 +669,9 @@ impl Default for LoggingConfig {
             ipfix_observation_domain: 1,
             syslog_server: None,
             syslog_hostname: "cgnat".into(),
+            syslog_file: None,
+            syslog_file_max_bytes: 100 * 1024 * 1024,
+            syslog_file_keep: 5,
             json_file: None,
             json_max_bytes: 100 * 1024 * 1024,
             json_keep: 5,

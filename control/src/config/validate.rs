@@ -789,6 +789,29 @@ fn validate_logging(l: &LoggingConfig) -> Result {
             "must be 1-255 printable ASCII characters without spaces (RFC 5424 HOSTNAME)",
         ));
     }
+    if l.syslog_file_max_bytes < 4096 {
+        return Err(invalid(
+            "logging.syslog_file_max_bytes",
+            format!("must be at least 4096 (got {})", l.syslog_file_max_bytes),
+        ));
+    }
+    if !(1..=100).contains(&l.syslog_file_keep) {
+        return Err(invalid(
+            "logging.syslog_file_keep",
+            format!("must be between 1 and 100 (got {})", l.syslog_file_keep),
+        ));
+    }
+    if let Some(p) = &l.syslog_file {
+        if p.as_os_str().is_empty() {
+            return Err(invalid("logging.syslog_file", "must not be empty"));
+        }
+        if l.json_file.as_ref() == Some(p) {
+            return Err(invalid(
+                "logging.syslog_file",
+                format!("must differ from logging.json_file ({})", p.display()),
+            ));
+        }
+    }
     if l.json_max_bytes < 4096 {
         return Err(invalid(
             "logging.json_max_bytes",
