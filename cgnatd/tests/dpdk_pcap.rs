@@ -146,14 +146,26 @@ fn run_cgnatd_queues(
     outside: &[Vec<Vec<u8>>],
     extra: &str,
 ) -> Run {
+    let (dir, cfg_path) = write_config(name, inside, outside, inside.len(), extra);
+    run_config(name, dir, &cfg_path)
+}
+
+/// Writes the pcap inputs and the config (with `workers` workers) into a fresh directory.
+fn write_config(
+    name: &str,
+    inside: &[Vec<Vec<u8>>],
+    outside: &[Vec<Vec<u8>>],
+    workers: usize,
+    extra: &str,
+) -> (PathBuf, PathBuf) {
     let dir = std::env::temp_dir().join(format!("cgnat-dpdk-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let workers = inside.len();
-    assert_eq!(workers, outside.len());
+    let queues = inside.len();
+    assert_eq!(queues, outside.len());
     let suffix = |q: usize| if q == 0 { String::new() } else { q.to_string() };
     let mut vdev = [String::from("net_pcap0"), String::from("net_pcap1")];
-    for q in 0..workers {
+    for q in 0..queues {
         let s = suffix(q);
         write_pcap(&dir.join(format!("in_rx{s}.pcap")), &inside[q]);
         write_pcap(&dir.join(format!("out_rx{s}.pcap")), &outside[q]);
@@ -200,9 +212,14 @@ max_subscribers_per_worker = 64
     );
     let cfg_path = dir.join("cgnat.toml");
     std::fs::write(&cfg_path, cfg).unwrap();
+    (dir, cfg_path)
+}
+
+/// Runs cgnatd on `cfg_path` until ready, lets it drain its pcap input, stops it with SIGTERM.
+fn run_config(name: &str, dir: PathBuf, cfg_path: &Path) -> Run {
     let mut child = Command::new(env!("CARGO_BIN_EXE_cgnatd"))
         .arg("--config")
-        .arg(&cfg_path)
+        .arg(cfg_path)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -588,4 +605,27 @@ fn session_flood_with_no_collector_drops_events_not_packets() {
     // (session creations, 120 port-block allocations, and at shutdown 120 releases).
     assert_eq!(handled + lost, flows + 240, "{c:?}");
     std::fs::remove_dir_all(&r.dir).unwrap();
+}
+
+/// Asking for more workers than the device has queues is a clear start-up error naming the
+/// port and both numbers, exit code 1 — not a crash, not a hang.
+#[test]
+fn too_few_queues_is_a_clear_startup_error() {
+    let (dir, cfg) = write_config("queues", &[vec![]], &[vec![]], 2, "");
+    let out = Command::new(env!("CARGO_BIN_EXE_cgnatd"))
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("requested 2 RX / 2 TX queues but the device supports at most 1 RX / 1 TX"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir(format!(
+        "/var/run/dpdk/cgnat-test-queues-{}",
+        std::process::id()
+    ));
+    std::fs::remove_dir_all(&dir).unwrap();
 }
