@@ -12,7 +12,7 @@ CARGO ?= cargo
 FUZZ_TARGET ?= packet_path
 FUZZ_SECONDS ?= 60
 
-.PHONY: help deps build test demo lab-up lab-down fuzz bench clean
+.PHONY: help deps build test demo lab-up lab-down fuzz soak bench clean
 
 help: ## list the targets
 	@echo "cgnat -- carrier-grade NAT44 on DPDK. Targets:"
@@ -42,6 +42,9 @@ fuzz: ## run the packet_path fuzz target for 60 s (cargo-fuzz on stable via RUST
 	@test -f fuzz/Cargo.toml || { echo "fuzz/Cargo.toml not found: no fuzz targets yet"; exit 1; }
 	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
 	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $(FUZZ_TARGET) -- -max_total_time=$(FUZZ_SECONDS)
+
+soak: ## churn soak with an injectable clock (300 rounds = 35 simulated hours, ~30 s): no leaks, no heap growth; writes target/soak.json
+	cargo run --release -p benches --bin soak | tee target/soak.json
 
 bench: deps ## benchmarks: criterion + built-in generator + capacity; writes target/bench/report.json (docs/benchmarks.md)
 	@bash benches/run.sh
