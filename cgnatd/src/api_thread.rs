@@ -7,7 +7,7 @@
 //! poll loop. [`ApiThread::stop`] ends both servers and joins the thread.
 
 use crate::daemon::DaemonError;
-use control::api::{Appliance, ApiServer, AuthPolicy, EventHub, HealthHandle};
+use control::api::{ApiServer, Appliance, AuthPolicy, EventHub, HealthHandle};
 use control::ApiConfig;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -47,7 +47,10 @@ impl ApiThread {
         })?;
         let server = ApiServer::new(Arc::clone(&appliance), auth);
         let (health, events) = (server.health(), server.events());
-        let grpc = cfg.enabled.then(|| bind("api.listen", cfg.listen)).transpose()?;
+        let grpc = cfg
+            .enabled
+            .then(|| bind("api.listen", cfg.listen))
+            .transpose()?;
         let metrics = cfg
             .metrics_enabled
             .then(|| bind("api.metrics_listen", cfg.metrics_listen))
@@ -80,7 +83,9 @@ impl ApiThread {
                         if let Some(l) = grpc {
                             match tokio::net::TcpListener::from_std(l) {
                                 Ok(l) => {
-                                    if let Err(e) = server.serve(l, until_stop(stopped.clone())).await {
+                                    if let Err(e) =
+                                        server.serve(l, until_stop(stopped.clone())).await
+                                    {
                                         warn!("api: gRPC server stopped: {e}");
                                     }
                                 }

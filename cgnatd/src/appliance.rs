@@ -104,9 +104,9 @@ fn tcp_state(f: u8) -> &'static str {
     } else if tcp::established(f) {
         "established"
     } else if f & tcp::SYN_OUT != 0 {
-        "syn_sent"
+        "syn-sent"
     } else if f & tcp::SYN_IN != 0 {
-        "syn_received"
+        "syn-received"
     } else {
         "unknown"
     }
@@ -443,23 +443,25 @@ impl Appliance for Api {
     }
 
     fn bindings(&self, filter: EntryFilter) -> Result<EntryStream<Binding>, ApiError> {
-        self.0
-            .stream(Query::Bindings(query_filter(&filter)), filter.limit, |it, w| {
-                match it {
-                    QueryItem::Binding(b) => binding_of(b, w),
-                    _ => None,
-                }
-            })
+        self.0.stream(
+            Query::Bindings(query_filter(&filter)),
+            filter.limit,
+            |it, w| match it {
+                QueryItem::Binding(b) => binding_of(b, w),
+                _ => None,
+            },
+        )
     }
 
     fn sessions(&self, filter: EntryFilter) -> Result<EntryStream<Session>, ApiError> {
-        self.0
-            .stream(Query::Sessions(query_filter(&filter)), filter.limit, |it, w| {
-                match it {
-                    QueryItem::Session(s) => session_of(s, w),
-                    _ => None,
-                }
-            })
+        self.0.stream(
+            Query::Sessions(query_filter(&filter)),
+            filter.limit,
+            |it, w| match it {
+                QueryItem::Session(s) => session_of(s, w),
+                _ => None,
+            },
+        )
     }
 
     fn port_blocks(&self, filter: BlockFilter) -> Result<Vec<PortBlock>, ApiError> {
@@ -481,7 +483,12 @@ impl Appliance for Api {
 
     fn clear_subscriber(&self, subscriber: Ipv4Addr) -> Result<u64, ApiError> {
         let cfg = self.0.config();
-        if !cfg.inside.subscribers.iter().any(|p| p.contains(subscriber)) {
+        if !cfg
+            .inside
+            .subscribers
+            .iter()
+            .any(|p| p.contains(subscriber))
+        {
             return Err(ApiError::invalid(format!(
                 "{subscriber} is not a subscriber address (inside.subscribers)"
             )));

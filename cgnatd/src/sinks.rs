@@ -3,13 +3,13 @@
 //! JSON-lines file, and `cgnatd`'s own log. Workers hand their events over through bounded
 //! queues; a slow or absent collector costs this thread a failed `send`, never a worker.
 
+use crate::clock::Clock;
+use control::api::model::LogSinkHealth;
 use control::logging::ipfix::{
     self, ExhaustionRecord, Exporter, NatEvent, PortBlockRecord, Record, SessionRecord,
 };
 use control::logging::jsonl::{JsonlFormatter, RotatingFile};
 use control::logging::syslog::{unix_ms, LogEvent, QuotaKind, SyslogFormatter};
-use crate::clock::Clock;
-use control::api::model::LogSinkHealth;
 use control::registry::PortBlockRegistry;
 use control::LoggingConfig;
 use dataplane::events::WorkerEvent;
@@ -372,6 +372,10 @@ impl Sinks {
 
     /// Sends pending IPFIX records (and the templates when due). Called after each drain.
     pub fn flush(&mut self) {
+        // (The JSON file is flushed first: it used to be flushed only when IPFIX was on.)
+        if let Some((_, file)) = &mut self.json {
+            let _ = file.flush();
+        }
         let (Some((addr, exp)), Some(sock)) = (&mut self.ipfix, &self.socket) else {
             self.pending.clear();
             return;
@@ -408,9 +412,6 @@ impl Sinks {
             at += n;
         }
         self.pending.clear();
-        if let Some((_, file)) = &mut self.json {
-            let _ = file.flush();
-        }
     }
 }
 

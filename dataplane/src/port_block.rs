@@ -194,7 +194,12 @@ impl PortBlocks {
         let Some(slot) = self.free_slots.last().copied() else {
             return Err(AllocError::NoSlot);
         };
-        if self.drained.get(addr_idx as usize).copied().unwrap_or(false) {
+        if self
+            .drained
+            .get(addr_idx as usize)
+            .copied()
+            .unwrap_or(false)
+        {
             return Err(AllocError::NoFreeBlock);
         }
         let Some(n) = self.free[addr_idx as usize].pop() else {
@@ -482,7 +487,10 @@ mod tests {
         assert!(!pb.set_drained(0x0a00_0001, true), "not a pool address");
         assert_eq!(pb.alloc_block(0, 2), Err(AllocError::NoFreeBlock));
         assert!(pb.alloc_block(1, 2).is_ok(), "other addresses unaffected");
-        assert!(pb.alloc_port(held, 1, 0).is_some(), "held block still usable");
+        assert!(
+            pb.alloc_port(held, 1, 0).is_some(),
+            "held block still usable"
+        );
         pb.set_drained(0xcb00_7100, false);
         assert!(pb.alloc_block(0, 2).is_ok());
     }

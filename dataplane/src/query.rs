@@ -168,7 +168,10 @@ impl<B: PacketBuf> Worker<B> {
 
     fn session_live(&self, idx: u32) -> bool {
         let s = self.nat.sessions.get(idx);
-        self.nat.sessions.find(s.binding, s.remote_ip, s.remote_port) == Some(idx)
+        self.nat
+            .sessions
+            .find(s.binding, s.remote_ip, s.remote_port)
+            == Some(idx)
     }
 
     fn binding_info(&self, idx: u32, now_s: u32) -> BindingInfo {
