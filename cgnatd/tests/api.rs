@@ -827,7 +827,7 @@ fn every_rpc_against_a_running_cgnatd() {
             },
         )
         .await;
-        let exp = ss[0].expires_in.clone().unwrap().seconds;
+        let exp = ss[0].expires_in.unwrap().seconds;
         assert!((590..=600).contains(&exp), "expires in {exp}");
         // Per-session logging switched on: the next new flow is logged, existing ones stay.
         let count = |what: &str| {
