@@ -119,6 +119,18 @@ ip netns exec "$LAB_NS_INET" timeout 10 "$PYTHON" "$TESTS_DIR/udp_echo.py" send 
     --sport 45454 --dst 203.0.113.77 --dport 40000 --count 1 --interval 0 >/dev/null 2>&1 || true
 sleep 0.5
 
+CGNATCTL_BIN=${CGNATCTL_BIN:-$REPO_ROOT/target/release/cgnatctl}
+if [[ "$STANDIN" != 1 && -x "$CGNATCTL_BIN" ]]; then
+    step "4b. Asking cgnatd over its management API (cgnatctl, gRPC on 127.0.0.1:50051)"
+    say "cgnatctl status:"
+    "$CGNATCTL_BIN" status 2>&1 | indent
+    say "cgnatctl blocks (who holds which public ports, for abuse lookups):"
+    "$CGNATCTL_BIN" blocks 2>&1 | head -n 8 | indent
+    say "Prometheus (curl 127.0.0.1:9440/metrics), a few lines:"
+    curl -s http://127.0.0.1:9440/metrics |
+        grep -E '^cgnat_(bindings|sessions|port_blocks_in_use)[{ ]' | indent
+fi
+
 step "5. What the Internet saw (tcpdump on inet0)"
 bg_stop_all
 for proto in tcp udp icmp; do

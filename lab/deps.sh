@@ -14,7 +14,7 @@ set -euo pipefail
 PKGS=(
     libdpdk-dev dpdk pkg-config clang libclang-dev build-essential
     iproute2 ethtool tcpdump tshark nftables
-    python3 curl iputils-ping procps psmisc
+    python3 python3-venv curl iputils-ping procps psmisc
     shellcheck ca-certificates lua5.3 python3-scapy
 )
 

@@ -217,10 +217,22 @@ tcpdump_start() {
     wait_for 10 grep -qs 'listening on' "$err"
 }
 
+# The management API's bearer token (lab/cgnat.toml: api.token_file), created once, mode 0600.
+# Prints its path. cgnatctl: --token-file "$(lab_api_token)" or CGNAT_TOKEN=$(cat ...).
+LAB_API_TOKEN=/run/cgnat-lab/api.token
+lab_api_token() {
+    if [[ ! -s $LAB_API_TOKEN ]]; then
+        mkdir -p "$(dirname "$LAB_API_TOKEN")"
+        (umask 077 && head -c 24 /dev/urandom | base64 >"$LAB_API_TOKEN")
+    fi
+    echo "$LAB_API_TOKEN"
+}
+
 # Start cgnatd with CONFIG in the background, stdout/stderr to files.
 # cgnatd_start CONFIG STDOUT STDERR ; sets CGNATD_PID
 cgnatd_start() {
     local cfg=$1 out=$2 err=$3
+    lab_api_token >/dev/null
     bg_start "$out" "$err" "$CGNATD_BIN" --config "$cfg"
     CGNATD_PID=$BG_LAST_PID
 }

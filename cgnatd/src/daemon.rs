@@ -6,12 +6,17 @@
 //! of both ports → wait for links → log `ready` → sleep until SIGINT/SIGTERM → stop workers →
 //! stop the control thread (last drain) → print final counters → stop and close ports.
 
-use crate::control_thread::ControlThread;
+use crate::api_thread::ApiThread;
+use crate::appliance::{lock, Api, Daemon, PortView};
+use crate::clock::Clock;
+use crate::control_thread::{ControlShared, ControlThread};
 use crate::convert::{worker_config, ConvertError};
 use crate::pkt::PoolAlloc;
 use crate::poll_loop::{self, WorkerIo};
 use crate::reload::{self, LiveInbox};
 use crate::sinks::{SinkStats, Sinks};
+use crate::worker_link::{WorkerClient, WorkerLink};
+use control::api::model::{PortRole, PortStats, PortStatus, ServingState};
 use control::Config;
 use crossbeam_queue::ArrayQueue;
 use dataplane::steer::SteerMode;
@@ -20,7 +25,7 @@ use dpdk::{Eal, Mempool, Port, PortSetup};
 use dpdk::{RingConsumer, RingProducer, RssHashFields};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
@@ -68,8 +73,48 @@ fn fmt_mac(m: [u8; 6]) -> String {
     dataplane::wire::ethernet::fmt_mac(m)
 }
 
+/// Options of a run that are not configuration keys.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOpts {
+    /// The control plane's clock (tests move it; see `clock.rs`).
+    pub clock: Clock,
+}
+
+/// The view of one port the API reads.
+fn port_view(role: PortRole, p: &Port) -> PortView {
+    let link = p.link();
+    let s = p.stats().unwrap_or_default();
+    PortView {
+        status: PortStatus {
+            role,
+            device: p.name().to_string(),
+            link_up: link.up,
+            speed_mbps: link.speed_mbps,
+        },
+        stats: PortStats {
+            role,
+            device: p.name().to_string(),
+            rx_packets: s.ipackets,
+            tx_packets: s.opackets,
+            rx_bytes: s.ibytes,
+            tx_bytes: s.obytes,
+            rx_missed: s.imissed,
+            rx_errors: s.ierrors,
+            tx_errors: s.oerrors,
+        },
+    }
+}
+
+fn refresh_ports(view: &Mutex<Vec<PortView>>, inside: &Port, outside: &Port) {
+    let v = vec![
+        port_view(PortRole::Inside, inside),
+        port_view(PortRole::Outside, outside),
+    ];
+    *lock(view) = v;
+}
+
 /// Runs the daemon until SIGINT/SIGTERM; SIGHUP re-reads `path` and applies its live keys.
-pub fn run(mut running: Config, path: &Path) -> Result<(), DaemonError> {
+pub fn run(running: Config, path: &Path, opts: RunOpts) -> Result<(), DaemonError> {
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(DaemonError::Signal)?;
@@ -156,14 +201,18 @@ pub fn run(mut running: Config, path: &Path) -> Result<(), DaemonError> {
             .map_or(0, |d| d.as_nanos() & u128::from(u64::MAX)),
     )
     .unwrap_or(1);
-    let sinks = Sinks::new(&cfg.logging).map_err(|e| DaemonError::Config {
-        key: "logging",
-        problem: e.to_string(),
-    })?;
+    let registry = crate::sinks::new_registry();
+    let sinks = Sinks::new(&cfg.logging)
+        .map_err(|e| DaemonError::Config {
+            key: "logging",
+            problem: e.to_string(),
+        })?
+        .with_registry(Arc::clone(&registry), opts.clock);
     let (mut ring_tx, mut ring_rx) = handoff_rings(n_workers, cfg.dataplane.handoff_ring_size)?;
     let mut joins = Vec::new();
     let mut queues = Vec::new();
     let mut inboxes: Vec<LiveInbox> = Vec::new();
+    let mut clients = Vec::new();
     for (i, &lcore) in lcores.iter().take(usize::from(n_workers)).enumerate() {
         let wid = u16::try_from(i).unwrap_or(u16::MAX);
         let mut wc = worker_config(
@@ -193,6 +242,11 @@ pub fn run(mut running: Config, path: &Path) -> Result<(), DaemonError> {
             }),
             handoff_tx: std::mem::take(&mut ring_tx[i]),
             handoff_rx: std::mem::take(&mut ring_rx[i]),
+            link: Some({
+                let l = Arc::new(WorkerLink::default());
+                clients.push((WorkerClient::new(Arc::clone(&l)), lcore));
+                l
+            }),
         };
         let worker = Worker::new(wc);
         let stop = Arc::clone(&stop);
@@ -202,13 +256,42 @@ pub fn run(mut running: Config, path: &Path) -> Result<(), DaemonError> {
         })?);
         info!("worker {wid} polling on lcore {lcore}");
     }
-    let control = ControlThread::spawn(sinks, queues).map_err(DaemonError::Signal)?;
+    let ports_view = Arc::new(Mutex::new(Vec::new()));
+    refresh_ports(&ports_view, &inside, &outside);
+    let (cmd_tx, cmd_rx) = std::sync::mpsc::channel();
+    let sink_health = Arc::new(Mutex::new(sinks.health()));
+    let config = Arc::new(Mutex::new(running));
+    let daemon = Arc::new(Daemon {
+        started_at: opts.clock.now(),
+        clock: opts.clock,
+        config: Arc::clone(&config),
+        inboxes: inboxes.clone(),
+        workers: clients,
+        ports: Arc::clone(&ports_view),
+        registry,
+        sink_health: Arc::clone(&sink_health),
+        control: Mutex::new(cmd_tx),
+        draining: Mutex::new(Vec::new()),
+    });
+    let (api, health, events) = ApiThread::start(Arc::new(Api(Arc::clone(&daemon))), &cfg.api)?;
+    let control = ControlThread::spawn(
+        sinks,
+        queues,
+        ControlShared {
+            events,
+            sink_health,
+        },
+        cmd_rx,
+    )
+    .map_err(DaemonError::Signal)?;
 
-    // Ready once both links are up (virtual devices report up at once).
+    // Ready once both links are up (virtual devices report up at once) and every worker polls.
     let started = Instant::now();
     let mut warned = false;
     while !stop.load(Ordering::Relaxed) {
-        if inside.link().up && outside.link().up {
+        let polling = daemon.workers.iter().all(|(w, _)| w.polling());
+        if inside.link().up && outside.link().up && polling {
+            health.set(ServingState::Serving);
             info!(
                 "ready: {} worker(s) forwarding between {} and {}",
                 n_workers, cfg.inside.device, cfg.outside.device
@@ -217,7 +300,7 @@ pub fn run(mut running: Config, path: &Path) -> Result<(), DaemonError> {
         }
         if !warned && started.elapsed() > Duration::from_secs(5) {
             warn!(
-                "waiting for link: inside up={} outside up={}",
+                "waiting for link: inside up={} outside up={}, workers polling: {polling}",
                 inside.link().up,
                 outside.link().up
             );
@@ -227,8 +310,9 @@ pub fn run(mut running: Config, path: &Path) -> Result<(), DaemonError> {
     }
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(100));
+        refresh_ports(&ports_view, &inside, &outside);
         if hup.swap(false, Ordering::Relaxed) {
-            match reload::reload(path, &mut running, &inboxes) {
+            match reload::reload(path, &mut lock(&config), &inboxes) {
                 Ok(changed) if changed.is_empty() => {
                     info!("SIGHUP: {} unchanged, nothing to apply", path.display())
                 }
@@ -241,6 +325,7 @@ pub fn run(mut running: Config, path: &Path) -> Result<(), DaemonError> {
             }
         }
     }
+    health.set(ServingState::Draining);
     info!("signal received, stopping workers");
 
     let mut total = Counters::default();
@@ -257,6 +342,7 @@ pub fn run(mut running: Config, path: &Path) -> Result<(), DaemonError> {
         }
     }
     let sink_stats = control.stop();
+    api.stop();
     print_final(
         &total,
         &extra,

@@ -2,7 +2,10 @@
 //! signals and shutdown; behaviour lives in `dataplane` and `control`.
 #![forbid(unsafe_code)]
 
+mod api_thread;
+mod appliance;
 mod bench;
+mod clock;
 mod control_thread;
 mod convert;
 mod daemon;
@@ -11,6 +14,7 @@ mod pkt;
 mod poll_loop;
 mod reload;
 mod sinks;
+mod worker_link;
 
 use clap::Parser;
 use std::path::PathBuf;
@@ -36,6 +40,10 @@ struct Cli {
     /// With --bench: also write the JSON result to this file.
     #[arg(long, value_name = "FILE", requires = "bench")]
     json: Option<PathBuf>,
+    /// Testing only: run the control plane's wall clock this many seconds off the system
+    /// clock (negative: in the past), so abuse lookups of old allocations can be tested.
+    #[arg(long, value_name = "SECS", hide = true, allow_hyphen_values = true)]
+    clock_offset_secs: Option<i64>,
 }
 
 /// Exit code for an invalid configuration.
@@ -94,7 +102,10 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_BAD_CONFIG);
         }
     };
-    match daemon::run(cfg, &path) {
+    let opts = daemon::RunOpts {
+        clock: clock::Clock::with_offset_secs(cli.clock_offset_secs.unwrap_or(0)),
+    };
+    match daemon::run(cfg, &path, opts) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("cgnatd: {e}");

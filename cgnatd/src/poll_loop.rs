@@ -79,6 +79,8 @@ pub struct WorkerIo<R, T> {
     pub handoff_tx: Vec<Option<RingProducer>>,
     /// Handoff rings from the other workers.
     pub handoff_rx: Vec<RingConsumer>,
+    /// Counter snapshots and queries for the management API (`None`: benchmark mode).
+    pub link: Option<Arc<crate::worker_link::WorkerLink>>,
 }
 
 /// What the loop reports when it stops.
@@ -198,6 +200,7 @@ pub fn run<R: BurstRx, T: BurstTx>(
     let (mut polls, mut idle_polls, mut busy_cycles) = (0u64, 0u64, 0u64);
     let mut events_ring_full = 0u64;
     let started = clock.now_ns();
+    let mut link = io.link.take().map(crate::worker_link::WorkerEnd::new);
     while !stop.load(Ordering::Relaxed) {
         let iter_start = dpdk::tsc_cycles();
         let now = clock.now_ns();
@@ -236,6 +239,10 @@ pub fn run<R: BurstRx, T: BurstTx>(
             if let Some(snap) = io.live.as_ref().and_then(|q| q.pop()) {
                 // Validated by the control plane; a refusal is counted (config_rejected).
                 let _ = w.apply_live(&snap);
+            }
+            if let Some(l) = &mut link {
+                l.tick(&mut w, now, busy_cycles, events_ring_full);
+                flush_handoff(&mut w, &mut io.handoff_tx, &mut scratch);
             }
         }
         let c = w.counters_mut();
@@ -276,6 +283,9 @@ pub fn run<R: BurstRx, T: BurstTx>(
                 }
             }
         }
+    }
+    if let Some(l) = &link {
+        l.stop();
     }
     LoopReport {
         counters: w.counters().clone(),

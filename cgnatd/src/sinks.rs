@@ -3,6 +3,8 @@
 //! JSON-lines file, and `cgnatd`'s own log. Workers hand their events over through bounded
 //! queues; a slow or absent collector costs this thread a failed `send`, never a worker.
 
+use crate::clock::Clock;
+use control::api::model::LogSinkHealth;
 use control::logging::ipfix::{
     self, ExhaustionRecord, Exporter, NatEvent, PortBlockRecord, Record, SessionRecord,
 };
@@ -12,8 +14,39 @@ use control::registry::PortBlockRegistry;
 use control::LoggingConfig;
 use dataplane::events::WorkerEvent;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
-use std::time::SystemTime;
+use std::sync::{Arc, Mutex, PoisonError};
 use tracing::{info, warn};
+
+/// The port-block registry, shared by the control thread (writer) and the API (reader).
+pub type SharedRegistry = Arc<Mutex<PortBlockRegistry>>;
+
+/// A new, empty shared registry with the daemon's bounds.
+pub fn new_registry() -> SharedRegistry {
+    Arc::new(Mutex::new(PortBlockRegistry::new(
+        REGISTRY_MAX,
+        REGISTRY_RETENTION_MS,
+    )))
+}
+
+/// Records written and lost by one sink, and its last error.
+#[derive(Debug, Default, Clone)]
+struct Health {
+    sent: u64,
+    dropped: u64,
+    last_error: Option<String>,
+}
+
+impl Health {
+    fn ok(&mut self, n: u64) {
+        self.sent += n;
+        self.last_error = None;
+    }
+
+    fn err(&mut self, n: u64, e: &std::io::Error) {
+        self.dropped += n;
+        self.last_error = Some(e.to_string());
+    }
+}
 
 /// Registry bounds: records kept, and how long released ones are kept (30 days).
 const REGISTRY_MAX: usize = 4_000_000;
@@ -42,7 +75,10 @@ pub struct Sinks {
     syslog_file: Option<RotatingFile>,
     json: Option<(JsonlFormatter, RotatingFile)>,
     /// The port-block registry: who held which public port range when.
-    pub registry: PortBlockRegistry,
+    pub registry: SharedRegistry,
+    clock: Clock,
+    /// `[ipfix, syslog, json]`.
+    health: [Health; 3],
     pending: Vec<Record>,
     buf: Vec<u8>,
     line: String,
@@ -111,7 +147,9 @@ impl Sinks {
             syslog,
             syslog_file,
             json,
-            registry: PortBlockRegistry::new(REGISTRY_MAX, REGISTRY_RETENTION_MS),
+            registry: new_registry(),
+            clock: Clock::default(),
+            health: Default::default(),
             pending: Vec::with_capacity(256),
             buf: Vec::with_capacity(1500),
             line: String::with_capacity(512),
@@ -119,10 +157,68 @@ impl Sinks {
         })
     }
 
+    /// The same sinks recording into `registry` with times from `clock`.
+    pub fn with_registry(mut self, registry: SharedRegistry, clock: Clock) -> Self {
+        self.registry = registry;
+        self.clock = clock;
+        self
+    }
+
+    /// The clock event times come from.
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    /// Takes over the counters of the sinks these replace (a live logging change): the
+    /// totals keep counting across the change.
+    pub fn carry_over(&mut self, old: &Sinks) {
+        self.stats = old.stats;
+        for (n, o) in self.health.iter_mut().zip(&old.health) {
+            n.sent = o.sent;
+            n.dropped = o.dropped;
+        }
+    }
+
+    /// Health of every configured sink (for the API and `/metrics`).
+    pub fn health(&self) -> Vec<LogSinkHealth> {
+        let mut v = Vec::new();
+        let mut push = |sink: &str, destination: String, h: &Health| {
+            v.push(LogSinkHealth {
+                sink: sink.into(),
+                destination,
+                healthy: h.last_error.is_none(),
+                records_sent: h.sent,
+                records_dropped: h.dropped,
+                last_error: h.last_error.clone(),
+            })
+        };
+        if let Some((a, _)) = &self.ipfix {
+            push("ipfix", a.to_string(), &self.health[0]);
+        }
+        if let Some((Some(a), _)) = &self.syslog {
+            push("syslog", a.to_string(), &self.health[1]);
+        }
+        if let Some(f) = &self.syslog_file {
+            push(
+                "syslog_file",
+                f.path().display().to_string(),
+                &self.health[1],
+            );
+        }
+        if let Some((_, f)) = &self.json {
+            push("json", f.path().display().to_string(), &self.health[2]);
+        }
+        v
+    }
+
+    fn registry(&self) -> std::sync::MutexGuard<'_, PortBlockRegistry> {
+        self.registry.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Handles one worker event (wall-clock time of handling: events arrive within 100 ms).
     pub fn handle(&mut self, ev: &WorkerEvent) {
         self.stats.events += 1;
-        let now_ms = unix_ms(SystemTime::now());
+        let now_ms = unix_ms(self.clock.now());
         let (log, rec) = match *ev {
             WorkerEvent::BlockAllocated {
                 subscriber,
@@ -131,7 +227,7 @@ impl Sinks {
                 port_end,
                 ..
             } => {
-                self.registry
+                self.registry()
                     .allocate(ip(public), port_start, port_end, ip(subscriber), now_ms);
                 info!(target: "cgnat::events", "port block allocated: subscriber {} public {} ports {port_start}-{port_end}", ip(subscriber), ip(public));
                 (
@@ -158,7 +254,7 @@ impl Sinks {
                 port_end,
                 ..
             } => {
-                self.registry.release(ip(public), port_start, now_ms);
+                self.registry().release(ip(public), port_start, now_ms);
                 info!(target: "cgnat::events", "port block released: subscriber {} public {} ports {port_start}-{port_end}", ip(subscriber), ip(public));
                 (
                     LogEvent::BlockDealloc {
@@ -270,8 +366,12 @@ impl Sinks {
             self.line.clear();
             f.format(&log, now_ms, &mut self.line);
             if let (Some(addr), Some(sock)) = (addr, &self.socket) {
-                if sock.send_to(self.line.as_bytes(), *addr).is_err() {
-                    self.stats.syslog_send_errors += 1;
+                match sock.send_to(self.line.as_bytes(), *addr) {
+                    Ok(_) => self.health[1].ok(1),
+                    Err(e) => {
+                        self.stats.syslog_send_errors += 1;
+                        self.health[1].err(1, &e);
+                    }
                 }
             }
             if let Some(file) = &mut self.syslog_file {
@@ -283,8 +383,12 @@ impl Sinks {
         if let Some((f, file)) = &mut self.json {
             self.line.clear();
             f.format(&log, now_ms, &mut self.line);
-            if file.write_line(&self.line).is_err() {
-                self.stats.json_write_errors += 1;
+            match file.write_line(&self.line) {
+                Ok(()) => self.health[2].ok(1),
+                Err(e) => {
+                    self.stats.json_write_errors += 1;
+                    self.health[2].err(1, &e);
+                }
             }
         }
         if self.ipfix.is_some() {
@@ -309,12 +413,13 @@ impl Sinks {
             self.pending.clear();
             return;
         };
-        let now_s = u32::try_from(unix_ms(SystemTime::now()) / 1000).unwrap_or(u32::MAX);
+        let now_s = u32::try_from(unix_ms(self.clock.now()) / 1000).unwrap_or(u32::MAX);
         if exp.should_resend_templates(now_s) {
             self.buf.clear();
             exp.templates(now_s, &mut self.buf);
-            if sock.send_to(&self.buf, *addr).is_err() {
+            if let Err(e) = sock.send_to(&self.buf, *addr) {
                 self.stats.ipfix_send_errors += 1;
+                self.health[0].err(0, &e);
             }
         }
         let mut at = 0;
@@ -329,8 +434,13 @@ impl Sinks {
             if n == 0 {
                 break;
             }
-            if sock.send_to(&self.buf, *addr).is_err() {
-                self.stats.ipfix_send_errors += 1;
+            let records = u64::try_from(n).unwrap_or(u64::MAX);
+            match sock.send_to(&self.buf, *addr) {
+                Ok(_) => self.health[0].ok(records),
+                Err(e) => {
+                    self.stats.ipfix_send_errors += 1;
+                    self.health[0].err(records, &e);
+                }
             }
             at += n;
         }

@@ -198,6 +198,10 @@ next_hop = "198.51.100.254"
 prefixes = ["203.0.113.1/32"]
 block_size = 8
 max_blocks_per_subscriber = 1
+# Parallel daemons: no fixed management ports (tests/api.rs covers the API).
+[api]
+enabled = false
+metrics_enabled = false
 [dataplane]
 workers = {workers}
 mbufs = 4095

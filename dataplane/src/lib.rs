@@ -23,6 +23,7 @@ pub mod mss;
 pub mod nat;
 pub mod neighbors;
 pub mod port_block;
+pub mod query;
 pub mod session;
 pub mod steer;
 pub mod syn_hold;

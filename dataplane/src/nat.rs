@@ -129,6 +129,8 @@ pub struct NatState {
     rng: u64,
     /// Port-block and exhaustion events for the control plane, drained by the poll loop.
     pub events: EventQueue,
+    /// `[protocol index][0: bindings, 1: sessions]` held now (see [`proto_index`]).
+    by_proto: [[u32; 2]; 3],
 }
 
 /// What a successful outbound lookup-or-create returns.
@@ -179,6 +181,7 @@ impl NatState {
             sub_index: Index::with_capacity(params.max_subscribers),
             rng: seed | 1,
             events: EventQueue::new(4096),
+            by_proto: [[0; 2]; 3],
             params,
         }
     }
@@ -202,6 +205,18 @@ impl NatState {
     /// Blocks allocated on this worker.
     pub fn blocks_allocated(&self) -> u32 {
         self.blocks.allocated()
+    }
+
+    /// Bindings and sessions held now, by protocol: `[tcp, udp, icmp]`, each
+    /// `[bindings, sessions]` (kept on every insert and removal; no table walk).
+    pub fn counts_by_protocol(&self) -> [[u32; 2]; 3] {
+        self.by_proto
+    }
+
+    /// Stops (`on`) or resumes giving new port blocks on public address `addr`; blocks held
+    /// there stay until they age out. Returns whether `addr` is a pool address.
+    pub fn set_drained(&mut self, addr: u32, on: bool) -> bool {
+        self.blocks.set_drained(addr, on)
     }
 
     /// Ports waiting out their hold-down.
@@ -317,6 +332,7 @@ impl NatState {
             return Err(DropReason::BindingTableFull);
         };
         self.subs[si as usize].bindings += 1;
+        self.by_proto[pi][0] += 1;
         Ok(Mapped {
             idx,
             created: true,
@@ -493,6 +509,7 @@ impl NatState {
         self.bindings.get_mut(b).sessions += 1;
         self.subs[si as usize].sessions += 1;
         let bd = *self.bindings.get(b);
+        self.by_proto[proto_index(bd.proto)][1] += 1;
         if self.params.session_log.covers(bd.sub_ip) {
             let s = self.session_log(&bd, Some((remote_ip, remote_port)));
             self.events
@@ -546,6 +563,8 @@ impl NatState {
     pub fn remove_session(&mut self, idx: u32, now_s: u32) -> Session {
         let s = self.sessions.remove(idx);
         let bd = *self.bindings.get(s.binding);
+        let c = &mut self.by_proto[proto_index(bd.proto)][1];
+        *c = c.saturating_sub(1);
         if self.params.session_log.covers(bd.sub_ip) {
             let l = self.session_log(&bd, Some((s.remote_ip, s.remote_port)));
             self.events
@@ -564,6 +583,8 @@ impl NatState {
     pub fn remove_binding(&mut self, idx: u32, now_s: u32) -> Binding {
         let cool = self.params.hold_down_secs > 0;
         let b = self.bindings.remove(idx, cool, now_s);
+        let c = &mut self.by_proto[proto_index(b.proto)][0];
+        *c = c.saturating_sub(1);
         if self.binding_is_session(b.proto) && self.params.session_log.covers(b.sub_ip) {
             // The destination is not kept (no per-destination state): none is logged.
             let s = self.session_log(&b, None);

@@ -75,6 +75,8 @@ pub struct PortBlocks {
     allocated: u32,
     /// Deterministic mode: blocks are assigned by formula, never from the free lists.
     fixed: bool,
+    /// Per address: being drained (no new blocks; held ones age out).
+    drained: Vec<bool>,
 }
 
 impl PortBlocks {
@@ -119,6 +121,7 @@ impl PortBlocks {
             bitmaps: vec![0; slots * words_per_bitmap * PROTOCOLS],
             allocated: 0,
             fixed: false,
+            drained: vec![false; n_addr],
             p,
         }
     }
@@ -162,6 +165,26 @@ impl PortBlocks {
         self.free[idx as usize].len()
     }
 
+    /// Marks public address `addr` as drained (`on`: [`alloc_block`](Self::alloc_block) gives
+    /// no new block there; blocks held stay until released) or not. Returns whether `addr` is a
+    /// pool address.
+    pub fn set_drained(&mut self, addr: u32, on: bool) -> bool {
+        match self.addr_index(addr) {
+            Some(i) => {
+                if let Some(d) = self.drained.get_mut(i as usize) {
+                    *d = on;
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether address index `idx` is being drained.
+    pub fn is_drained(&self, idx: u32) -> bool {
+        self.drained.get(idx as usize).copied().unwrap_or(false)
+    }
+
     /// Allocates a block at address `addr_idx` for `subscriber`.
     pub fn alloc_block(
         &mut self,
@@ -171,6 +194,14 @@ impl PortBlocks {
         let Some(slot) = self.free_slots.last().copied() else {
             return Err(AllocError::NoSlot);
         };
+        if self
+            .drained
+            .get(addr_idx as usize)
+            .copied()
+            .unwrap_or(false)
+        {
+            return Err(AllocError::NoFreeBlock);
+        }
         let Some(n) = self.free[addr_idx as usize].pop() else {
             return Err(AllocError::NoFreeBlock);
         };
@@ -451,6 +482,22 @@ mod tests {
             assert!(port >= first && port < first + 100);
         }
         assert_eq!(pb.alloc_port(lb, 2, 0), None);
+    }
+
+    #[test]
+    fn drained_address_gives_no_new_block_but_keeps_held_ones() {
+        let mut pb = PortBlocks::new(params(1, 0));
+        let held = pb.alloc_block(0, 1).unwrap();
+        assert!(pb.set_drained(0xcb00_7100, true));
+        assert!(!pb.set_drained(0x0a00_0001, true), "not a pool address");
+        assert_eq!(pb.alloc_block(0, 2), Err(AllocError::NoFreeBlock));
+        assert!(pb.alloc_block(1, 2).is_ok(), "other addresses unaffected");
+        assert!(
+            pb.alloc_port(held, 1, 0).is_some(),
+            "held block still usable"
+        );
+        pb.set_drained(0xcb00_7100, false);
+        assert!(pb.alloc_block(0, 2).is_ok());
     }
 
     #[test]

@@ -97,6 +97,11 @@ impl SessionTable {
         self.len() == 0
     }
 
+    /// Slots (the most sessions the table holds).
+    pub fn capacity(&self) -> u32 {
+        u32::try_from(self.slab.len()).unwrap_or(u32::MAX)
+    }
+
     /// Whether the table is full.
     pub fn is_full(&self) -> bool {
         self.free_head == NIL

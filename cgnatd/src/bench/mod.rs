@@ -452,6 +452,7 @@ pub fn run(profile_path: &std::path::Path, opts: &BenchOpts) -> Result<String, B
         live: None,
         handoff_tx: Vec::new(),
         handoff_rx: Vec::new(),
+        link: None,
     };
     let stop = Arc::new(AtomicBool::new(false));
     let stop_w = Arc::clone(&stop);
