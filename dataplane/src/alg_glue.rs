@@ -217,8 +217,7 @@ impl AlgSessions {
             expects: [NONE; MAX_EXPECTATIONS_PER_SESSION as usize],
             n_expects: 0,
         });
-        self.index
-            .insert(akey(binding, remote_ip, remote_port), i);
+        self.index.insert(akey(binding, remote_ip, remote_port), i);
         Some(i)
     }
 
@@ -383,7 +382,10 @@ impl<B: PacketBuf> Worker<B> {
                 if self.alg.expect.outbound_len() > 0
                     && f.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN
                 {
-                    if let Some(x) = self.alg.expect.find_outbound(PROTO_TCP, f.dst, f.dport, f.src)
+                    if let Some(x) = self
+                        .alg
+                        .expect
+                        .find_outbound(PROTO_TCP, f.dst, f.dport, f.src)
                     {
                         self.expectation_gone(x, Gone::Used, secs(now));
                     }
@@ -513,8 +515,7 @@ impl<B: PacketBuf> Worker<B> {
                 if let Some(rport) = rport {
                     if self.nat.sessions.find(bidx, f.src, rport).is_none() {
                         let class = self.cfg.timeouts.class_for(f.proto, f.sport, true);
-                        self.nat
-                            .open_session(bidx, f.src, rport, 0, class, now_s)?;
+                        self.nat.open_session(bidx, f.src, rport, 0, class, now_s)?;
                         self.counters.inc(Event::SessionCreated);
                     }
                 }
@@ -693,8 +694,7 @@ impl<B: PacketBuf> Worker<B> {
         let mut end = f.end;
         if syn {
             if let Some(st) = self.alg.sessions.get_mut(slot) {
-                st.ftp
-                    .synchronize(FtpSender::Server, seq.wrapping_add(1));
+                st.ftp.synchronize(FtpSender::Server, seq.wrapping_add(1));
             }
         } else if payload_len > 0 && self.cfg.alg.ftp.enabled {
             end = self.ftp_payload(buf, f, bidx, slot, outbound, seq, payload_off, now_s)?;
@@ -756,9 +756,7 @@ impl<B: PacketBuf> Worker<B> {
             alg, nat, counters, ..
         } = self;
         let AlgState {
-            sessions,
-            scratch,
-            ..
+            sessions, scratch, ..
         } = alg;
         let Some(st) = sessions.get_mut(slot) else {
             return Ok(f.end);
@@ -775,7 +773,11 @@ impl<B: PacketBuf> Worker<B> {
         let (sender, side, peer) = if outbound {
             (FtpSender::Client, AlgSide::Inside, Ipv4Addr::from(f.dst))
         } else {
-            (FtpSender::Server, AlgSide::Outside, Ipv4Addr::from(b.sub_ip))
+            (
+                FtpSender::Server,
+                AlgSide::Outside,
+                Ipv4Addr::from(b.sub_ip),
+            )
         };
         let seg = FtpSegment {
             sender,
@@ -794,9 +796,9 @@ impl<B: PacketBuf> Worker<B> {
                 // Endpoint-independent mapping: an inside port that already has a binding
                 // is announced as its public endpoint; otherwise a port is reserved from the
                 // subscriber's own blocks.
-                if let Some(i) = nat
-                    .bindings
-                    .find_inside(key(PROTO_TCP, u32::from(msg.addr), msg.port))
+                if let Some(i) =
+                    nat.bindings
+                        .find_inside(key(PROTO_TCP, u32::from(msg.addr), msg.port))
                 {
                     let e = nat.bindings.get(i);
                     return Some(SocketAddrV4::new(Ipv4Addr::from(e.pub_ip), e.pub_port));
@@ -814,7 +816,10 @@ impl<B: PacketBuf> Worker<B> {
             },
         );
         let mut release = |nat: &mut crate::nat::NatState, p: &SocketAddrV4| {
-            if let Some(r) = reserved.iter_mut().find(|r| r.is_some_and(|(s, _)| s == *p)) {
+            if let Some(r) = reserved
+                .iter_mut()
+                .find(|r| r.is_some_and(|(s, _)| s == *p))
+            {
                 if let Some((s, lb)) = r.take() {
                     nat.release_reserved(lb, PROTO_TCP, s.port(), now_s);
                 }
@@ -851,8 +856,8 @@ impl<B: PacketBuf> Worker<B> {
                 counters.inc(Event::AlgFtpNoRoom);
                 return Ok(f.end);
             }
-            let new_end = usize::try_from(i64::try_from(f.end).unwrap_or(0) + delta)
-                .unwrap_or(f.end);
+            let new_end =
+                usize::try_from(i64::try_from(f.end).unwrap_or(0) + delta).unwrap_or(f.end);
             if new_end > f.end && !buf.set_len(new_end) {
                 return Ok(f.end); // checked above
             }

@@ -80,7 +80,10 @@ fn ikey(proto: u8, pub_ip: u32, pub_port: u16) -> u64 {
 #[inline]
 fn okey(proto: u8, remote_ip: u32, remote_port: u16) -> u64 {
     hash64(
-        (2 << 56) | (u64::from(proto) << 48) | (u64::from(remote_ip) << 16) | u64::from(remote_port),
+        (2 << 56)
+            | (u64::from(proto) << 48)
+            | (u64::from(remote_ip) << 16)
+            | u64::from(remote_port),
     )
 }
 
@@ -224,7 +227,10 @@ impl ExpectTable {
         if hit.is_some() {
             return (hit, None);
         }
-        (None, self.index.find(h, |i| self.get(i).is_some_and(endpoint)))
+        (
+            None,
+            self.index.find(h, |i| self.get(i).is_some_and(endpoint)),
+        )
     }
 
     /// The outbound expectation a new connection from subscriber `src` to `dst:dport` matches.

@@ -94,7 +94,20 @@ impl Ftp {
         let out = h
             .send(
                 Side::Inside,
-                &seg(SUB_MAC, IN_MAC, SUB1, CPORT, SERVER, FTP, 64, CISN, None, true, &[], b""),
+                &seg(
+                    SUB_MAC,
+                    IN_MAC,
+                    SUB1,
+                    CPORT,
+                    SERVER,
+                    FTP,
+                    64,
+                    CISN,
+                    None,
+                    true,
+                    &[],
+                    b"",
+                ),
             )
             .only_outside();
         let (pub_ip, pub_port) = src_of(&out);
@@ -190,7 +203,18 @@ impl Ftp {
     /// Expected inside frame of a server segment.
     fn in_frame(&self, seq: u32, ack: u32, sack: &[(u32, u32)], payload: &[u8]) -> Vec<u8> {
         seg(
-            IN_MAC, SUB_MAC, SERVER, FTP, SUB1, CPORT, 63, seq, Some(ack), false, sack, payload,
+            IN_MAC,
+            SUB_MAC,
+            SERVER,
+            FTP,
+            SUB1,
+            CPORT,
+            63,
+            seq,
+            Some(ack),
+            false,
+            sack,
+            payload,
         )
     }
 
@@ -217,7 +241,15 @@ fn port_endpoint(line: &[u8]) -> ([u8; 4], u16) {
 }
 
 fn port_text(a: [u8; 4], p: u16) -> String {
-    format!("PORT {},{},{},{},{},{}\r\n", a[0], a[1], a[2], a[3], p >> 8, p & 0xff)
+    format!(
+        "PORT {},{},{},{},{},{}\r\n",
+        a[0],
+        a[1],
+        a[2],
+        a[3],
+        p >> 8,
+        p & 0xff
+    )
 }
 
 #[test]
@@ -249,30 +281,88 @@ fn ftp_port_is_rewritten_to_a_port_of_the_subscribers_block_and_the_data_connect
     // The server acknowledges the rewritten text; the client sees its own numbering.
     let t_end = u32::try_from(i64::from(c.cseq) + delta).unwrap();
     let back = c.server(t_end, &[], b"200 PORT ok\r\n").only_inside();
-    assert_eq!(back, c.in_frame(c.sseq - 13, c.cseq, &[], b"200 PORT ok\r\n"));
+    assert_eq!(
+        back,
+        c.in_frame(c.sseq - 13, c.cseq, &[], b"200 PORT ok\r\n")
+    );
     assert_checksums_ok(&back);
 
     // The next command is shifted by the correction.
     let s1 = c.cseq;
     let out = c.client(b"RETR f\r\n").only_outside();
     assert_eq!(out, c.out_frame(t_end, c.sseq, b"RETR f\r\n"));
-    assert_eq!(seq_ack_of(&out).0, u32::try_from(i64::from(s1) + delta).unwrap());
+    assert_eq!(
+        seq_ack_of(&out).0,
+        u32::try_from(i64::from(s1) + delta).unwrap()
+    );
 
     // The server's data connection (active mode, from port 20) reaches 100.64.0.2:5000.
-    let syn = seg(NH_MAC, OUT_MAC, SERVER, 20, a, p, 64, 77, None, true, &[], b"");
+    let syn = seg(
+        NH_MAC,
+        OUT_MAC,
+        SERVER,
+        20,
+        a,
+        p,
+        64,
+        77,
+        None,
+        true,
+        &[],
+        b"",
+    );
     let inside = c.h.send(Side::Outside, &syn).only_inside();
     assert_eq!(
         inside,
-        seg(IN_MAC, SUB_MAC, SERVER, 20, SUB1, 5000, 63, 77, None, true, &[], b"")
+        seg(
+            IN_MAC,
+            SUB_MAC,
+            SERVER,
+            20,
+            SUB1,
+            5000,
+            63,
+            77,
+            None,
+            true,
+            &[],
+            b""
+        )
     );
     assert_eq!(c.ev(Event::AlgFtpExpectationUsed), 1);
     assert_eq!(c.h.w.alg_expectations(), 0);
     // The subscriber's SYN-ACK goes out from the announced public endpoint.
-    let sa = seg(SUB_MAC, IN_MAC, SUB1, 5000, SERVER, 20, 64, 9, Some(78), true, &[], b"");
+    let sa = seg(
+        SUB_MAC,
+        IN_MAC,
+        SUB1,
+        5000,
+        SERVER,
+        20,
+        64,
+        9,
+        Some(78),
+        true,
+        &[],
+        b"",
+    );
     let out = c.h.send(Side::Inside, &sa).only_outside();
     assert_eq!(
         out,
-        seg(OUT_MAC, NH_MAC, a, p, SERVER, 20, 63, 9, Some(78), true, &[], b"")
+        seg(
+            OUT_MAC,
+            NH_MAC,
+            a,
+            p,
+            SERVER,
+            20,
+            63,
+            9,
+            Some(78),
+            true,
+            &[],
+            b""
+        )
     );
     assert_eq!(c.h.w.counters().total_drops(), 0);
 }
@@ -294,11 +384,37 @@ fn ftp_eprt_and_same_length_rewrite() {
     assert_eq!(a, format!("{}.{}.{}.{}", pa[0], pa[1], pa[2], pa[3]));
     assert_eq!(out, c.out_frame(seq0, c.sseq, sent.as_bytes()));
     assert_checksums_ok(&out);
-    let syn = seg(NH_MAC, OUT_MAC, SERVER, 20, pa, p, 64, 1, None, true, &[], b"");
+    let syn = seg(
+        NH_MAC,
+        OUT_MAC,
+        SERVER,
+        20,
+        pa,
+        p,
+        64,
+        1,
+        None,
+        true,
+        &[],
+        b"",
+    );
     let inside = c.h.send(Side::Outside, &syn).only_inside();
     assert_eq!(
         inside,
-        seg(IN_MAC, SUB_MAC, SERVER, 20, SUB1, 6000, 63, 1, None, true, &[], b"")
+        seg(
+            IN_MAC,
+            SUB_MAC,
+            SERVER,
+            20,
+            SUB1,
+            6000,
+            63,
+            1,
+            None,
+            true,
+            &[],
+            b""
+        )
     );
 }
 
@@ -326,20 +442,72 @@ fn attack_3_an_expectation_never_admits_a_third_host() {
     let out = c.client(b"PORT 100,64,0,2,19,136\r\n").only_outside();
     let (a, p) = port_endpoint(&payload_of(&out));
     // A third host races the server to the announced endpoint: nothing gets in.
-    let syn = seg(NH_MAC, OUT_MAC, THIRD, 20, a, p, 64, 1, None, true, &[], b"");
+    let syn = seg(
+        NH_MAC,
+        OUT_MAC,
+        THIRD,
+        20,
+        a,
+        p,
+        64,
+        1,
+        None,
+        true,
+        &[],
+        b"",
+    );
     assert!(c.h.send(Side::Outside, &syn).is_empty());
     assert_eq!(c.ev(Event::AlgFtpExpectationRefused), 1);
     assert_eq!(c.h.w.alg_expectations(), 1, "still waiting for the server");
     // The server still gets in afterwards, from any port.
-    let syn = seg(NH_MAC, OUT_MAC, SERVER, 33333, a, p, 64, 1, None, true, &[], b"");
+    let syn = seg(
+        NH_MAC,
+        OUT_MAC,
+        SERVER,
+        33333,
+        a,
+        p,
+        64,
+        1,
+        None,
+        true,
+        &[],
+        b"",
+    );
     let inside = c.h.send(Side::Outside, &syn).only_inside();
     assert_eq!(
         inside,
-        seg(IN_MAC, SUB_MAC, SERVER, 33333, SUB1, 5000, 63, 1, None, true, &[], b"")
+        seg(
+            IN_MAC,
+            SUB_MAC,
+            SERVER,
+            33333,
+            SUB1,
+            5000,
+            63,
+            1,
+            None,
+            true,
+            &[],
+            b""
+        )
     );
     // Once used, the third host is not admitted to the new binding's connection either
     // (a bare SYN from it is held as unsolicited, never forwarded).
-    let syn = seg(NH_MAC, OUT_MAC, THIRD, 20, a, p, 64, 1, None, false, &[], b"x");
+    let syn = seg(
+        NH_MAC,
+        OUT_MAC,
+        THIRD,
+        20,
+        a,
+        p,
+        64,
+        1,
+        None,
+        false,
+        &[],
+        b"x",
+    );
     assert!(c.h.send(Side::Outside, &syn).is_empty());
 }
 
@@ -359,7 +527,10 @@ fn attack_4_privileged_and_zero_ports_are_refused() {
     for (line, why) in [
         (&b"PORT 100,64,0,2,0,22\r\n"[..], FtpError::PrivilegedPort),
         (&b"PORT 100,64,0,2,0,0\r\n"[..], FtpError::PortOutOfRange),
-        (&b"EPRT |1|100.64.0.2|70000|\r\n"[..], FtpError::PortOutOfRange),
+        (
+            &b"EPRT |1|100.64.0.2|70000|\r\n"[..],
+            FtpError::PortOutOfRange,
+        ),
     ] {
         let before = c.ftp().failed(why);
         let out = c.client(line).only_outside();
@@ -376,7 +547,20 @@ fn attack_6_a_port_command_split_across_segments_is_held_then_passed() {
     let seq0 = c.cseq;
     // The first half is dropped (held) so that the client retransmits it whole.
     let part = b"PORT 100,64,0,2,";
-    let f = seg(SUB_MAC, IN_MAC, SUB1, CPORT, SERVER, FTP, 64, seq0, Some(c.sseq), false, &[], part);
+    let f = seg(
+        SUB_MAC,
+        IN_MAC,
+        SUB1,
+        CPORT,
+        SERVER,
+        FTP,
+        64,
+        seq0,
+        Some(c.sseq),
+        false,
+        &[],
+        part,
+    );
     assert!(c.h.send(Side::Inside, &f).is_empty());
     assert_eq!(c.h.drops(DropReason::AlgHold), 1);
     assert_eq!(c.ftp().failed(FtpError::SplitCommand), 1);
@@ -387,12 +571,29 @@ fn attack_6_a_port_command_split_across_segments_is_held_then_passed() {
     assert_eq!(c.ftp().rewrites, 1);
     // A split that keeps recurring is let through unmodified after MAX_SPLIT_HOLDS holds.
     let s = c.cseq;
-    let f = seg(SUB_MAC, IN_MAC, SUB1, CPORT, SERVER, FTP, 64, s, Some(c.sseq), false, &[], part);
+    let f = seg(
+        SUB_MAC,
+        IN_MAC,
+        SUB1,
+        CPORT,
+        SERVER,
+        FTP,
+        64,
+        s,
+        Some(c.sseq),
+        false,
+        &[],
+        part,
+    );
     for _ in 0..alg::ftp::MAX_SPLIT_HOLDS {
         assert!(c.h.send(Side::Inside, &f).is_empty());
     }
     let out = c.h.send(Side::Inside, &f).only_outside();
-    assert_eq!(payload_of(&out), part, "passed unmodified, stream not corrupted");
+    assert_eq!(
+        payload_of(&out),
+        part,
+        "passed unmodified, stream not corrupted"
+    );
 }
 
 #[test]
@@ -405,13 +606,52 @@ fn attack_7_expectations_beyond_the_per_session_limit_evict_the_oldest() {
     assert_eq!(c.ev(Event::AlgFtpExpectationEvicted), 1);
     assert_eq!(c.h.w.alg_expectations(), 1);
     // The evicted one admits nothing (its reserved port was given back).
-    let syn = seg(NH_MAC, OUT_MAC, SERVER, 20, a1, p1, 64, 1, None, true, &[], b"");
+    let syn = seg(
+        NH_MAC,
+        OUT_MAC,
+        SERVER,
+        20,
+        a1,
+        p1,
+        64,
+        1,
+        None,
+        true,
+        &[],
+        b"",
+    );
     assert!(c.h.send(Side::Outside, &syn).is_empty());
-    let syn = seg(NH_MAC, OUT_MAC, SERVER, 20, a1, p2, 64, 1, None, true, &[], b"");
+    let syn = seg(
+        NH_MAC,
+        OUT_MAC,
+        SERVER,
+        20,
+        a1,
+        p2,
+        64,
+        1,
+        None,
+        true,
+        &[],
+        b"",
+    );
     let inside = c.h.send(Side::Outside, &syn).only_inside();
     assert_eq!(
         inside,
-        seg(IN_MAC, SUB_MAC, SERVER, 20, SUB1, 5001, 63, 1, None, true, &[], b"")
+        seg(
+            IN_MAC,
+            SUB_MAC,
+            SERVER,
+            20,
+            SUB1,
+            5001,
+            63,
+            1,
+            None,
+            true,
+            &[],
+            b""
+        )
     );
 }
 
@@ -426,7 +666,16 @@ fn attack_7_expectations_beyond_the_worker_limit_evict_the_oldest() {
         let out = h
             .send(
                 Side::Inside,
-                &udp(SUB_MAC, IN_MAC, SUB1, sport, SERVER, 69, 64, b"\x00\x01f\x00octet\x00"),
+                &udp(
+                    SUB_MAC,
+                    IN_MAC,
+                    SUB1,
+                    sport,
+                    SERVER,
+                    69,
+                    64,
+                    b"\x00\x01f\x00octet\x00",
+                ),
             )
             .only_outside();
         pubs.push(src_of(&out));
@@ -448,7 +697,20 @@ fn expectation_times_out_and_its_reserved_port_is_given_back() {
     c.h.poll();
     assert_eq!(c.h.w.alg_expectations(), 0);
     assert_eq!(c.ev(Event::AlgFtpExpectationExpired), 1);
-    let syn = seg(NH_MAC, OUT_MAC, SERVER, 20, a, p, 64, 1, None, true, &[], b"");
+    let syn = seg(
+        NH_MAC,
+        OUT_MAC,
+        SERVER,
+        20,
+        a,
+        p,
+        64,
+        1,
+        None,
+        true,
+        &[],
+        b"",
+    );
     assert!(c.h.send(Side::Outside, &syn).is_empty());
     assert_eq!(c.ev(Event::AlgFtpExpectationUsed), 0);
 }
@@ -459,7 +721,20 @@ fn an_edit_that_does_not_fit_the_tailroom_passes_unmodified_and_is_counted() {
     // 100,64,0,2,4,1 -> 203,0,113,x,p1,p2 is always longer: no tailroom means no rewrite.
     let line = b"PORT 100,64,0,2,4,1\r\n";
     let seq0 = c.cseq;
-    let f = seg(SUB_MAC, IN_MAC, SUB1, CPORT, SERVER, FTP, 64, seq0, Some(c.sseq), false, &[], line);
+    let f = seg(
+        SUB_MAC,
+        IN_MAC,
+        SUB1,
+        CPORT,
+        SERVER,
+        FTP,
+        64,
+        seq0,
+        Some(c.sseq),
+        false,
+        &[],
+        line,
+    );
     c.cseq += u32::try_from(line.len()).unwrap();
     c.h.w.process(
         Side::Inside,
@@ -498,7 +773,11 @@ fn attack_10_seq_ack_and_sack_are_right_across_two_corrections_and_a_retransmiss
     assert!(d1 > 0 && d2 > 0);
     let sh = |s: u32, d: i64| u32::try_from(i64::from(s) + d).unwrap();
     assert_eq!(seq_ack_of(&o1).0, s1);
-    assert_eq!(seq_ack_of(&o2).0, sh(s2, d1), "second segment shifted by the first correction");
+    assert_eq!(
+        seq_ack_of(&o2).0,
+        sh(s2, d1),
+        "second segment shifted by the first correction"
+    );
     let s3 = c.cseq;
     let o3 = c.client(b"LIST\r\n").only_outside();
     assert_eq!(seq_ack_of(&o3).0, sh(s3, d1 + d2), "shifted by both");
@@ -510,14 +789,43 @@ fn attack_10_seq_ack_and_sack_are_right_across_two_corrections_and_a_retransmiss
     assert_checksums_ok(&back);
 
     // The client retransmits the second PORT: rewritten to the very same text, same SEQ.
-    let f = seg(SUB_MAC, IN_MAC, SUB1, CPORT, SERVER, FTP, 64, s2, Some(c.sseq), false, &[], l2);
+    let f = seg(
+        SUB_MAC,
+        IN_MAC,
+        SUB1,
+        CPORT,
+        SERVER,
+        FTP,
+        64,
+        s2,
+        Some(c.sseq),
+        false,
+        &[],
+        l2,
+    );
     let r2 = c.h.send(Side::Inside, &f).only_outside();
-    assert_eq!(r2, o2, "retransmission identical to the original translation");
+    assert_eq!(
+        r2, o2,
+        "retransmission identical to the original translation"
+    );
     assert_eq!(c.ftp().rewrites, 3, "rewritten again (same text)");
     assert_eq!(c.ftp().expectations, 3, "the same expectation, refreshed");
     assert_eq!(c.h.w.alg_expectations(), 1);
     // LIST retransmitted: still shifted by both corrections.
-    let f = seg(SUB_MAC, IN_MAC, SUB1, CPORT, SERVER, FTP, 64, s3, Some(c.sseq), false, &[], b"LIST\r\n");
+    let f = seg(
+        SUB_MAC,
+        IN_MAC,
+        SUB1,
+        CPORT,
+        SERVER,
+        FTP,
+        64,
+        s3,
+        Some(c.sseq),
+        false,
+        &[],
+        b"LIST\r\n",
+    );
     assert_eq!(c.h.send(Side::Inside, &f).only_outside(), o3);
 
     // An ACK that falls inside the second rewritten text acknowledges only up to its start.
@@ -525,7 +833,9 @@ fn attack_10_seq_ack_and_sack_are_right_across_two_corrections_and_a_retransmiss
     let back = c.server(sh(s2 + 5, d1) + 3, &[], b"").only_inside();
     assert_eq!(seq_ack_of(&back).1, s2 + 5);
     // Everything acknowledged: the client's numbering again.
-    let back = c.server(sh(c.cseq, d1 + d2), &[], b"150 ok\r\n").only_inside();
+    let back = c
+        .server(sh(c.cseq, d1 + d2), &[], b"150 ok\r\n")
+        .only_inside();
     assert_eq!(back, c.in_frame(c.sseq - 8, c.cseq, &[], b"150 ok\r\n"));
     assert_checksums_ok(&back);
     assert_eq!(c.h.w.counters().total_drops(), 0);
@@ -565,15 +875,44 @@ fn ftp_pasv_and_epsv_replies_pass_unmodified_and_relate_the_data_connection() {
     assert_eq!(back, c.in_frame(s, c.cseq, &[], reply));
     assert_eq!(c.ftp().messages, 1);
     assert_eq!(c.ftp().expectations, 1);
-    let syn = seg(SUB_MAC, IN_MAC, SUB1, 41000, SERVER, 50000, 64, 1, None, true, &[], b"");
+    let syn = seg(
+        SUB_MAC,
+        IN_MAC,
+        SUB1,
+        41000,
+        SERVER,
+        50000,
+        64,
+        1,
+        None,
+        true,
+        &[],
+        b"",
+    );
     let out = c.h.send(Side::Inside, &syn).only_outside();
     let (a, _) = src_of(&out);
-    assert_eq!(a, c.pub_ip, "paired: same public address as the control connection");
+    assert_eq!(
+        a, c.pub_ip,
+        "paired: same public address as the control connection"
+    );
     assert_eq!(c.ev(Event::AlgFtpExpectationUsed), 1);
 
     let reply = b"229 Entering Extended Passive Mode (|||50001|)\r\n";
     c.server(c.cseq, &[], reply).only_inside();
-    let syn = seg(SUB_MAC, IN_MAC, SUB1, 41001, SERVER, 50001, 64, 1, None, true, &[], b"");
+    let syn = seg(
+        SUB_MAC,
+        IN_MAC,
+        SUB1,
+        41001,
+        SERVER,
+        50001,
+        64,
+        1,
+        None,
+        true,
+        &[],
+        b"",
+    );
     c.h.send(Side::Inside, &syn).only_outside();
     assert_eq!(c.ev(Event::AlgFtpExpectationUsed), 2);
     // A 227 naming a third host is refused.
@@ -591,12 +930,38 @@ fn ftp_switched_off_live_leaves_port_alone_on_new_sessions() {
     h.resolve_neighbors();
     h.send(
         Side::Inside,
-        &seg(SUB_MAC, IN_MAC, SUB1, CPORT, SERVER, FTP, 64, CISN, None, true, &[], b""),
+        &seg(
+            SUB_MAC,
+            IN_MAC,
+            SUB1,
+            CPORT,
+            SERVER,
+            FTP,
+            64,
+            CISN,
+            None,
+            true,
+            &[],
+            b"",
+        ),
     )
     .only_outside();
     assert_eq!(h.w.alg_sessions(), 0);
     let line = b"PORT 100,64,0,2,19,136\r\n";
-    let f = seg(SUB_MAC, IN_MAC, SUB1, CPORT, SERVER, FTP, 64, CISN + 1, Some(1), false, &[], line);
+    let f = seg(
+        SUB_MAC,
+        IN_MAC,
+        SUB1,
+        CPORT,
+        SERVER,
+        FTP,
+        64,
+        CISN + 1,
+        Some(1),
+        false,
+        &[],
+        line,
+    );
     let out = h.send(Side::Inside, &f).only_outside();
     assert_eq!(payload_of(&out), line);
     assert_eq!(h.w.counters().alg_ftp.messages, 0);
@@ -607,11 +972,37 @@ fn ftp_switched_off_live_leaves_port_alone_on_new_sessions() {
     h.w.apply_live(&l).unwrap();
     h.send(
         Side::Inside,
-        &seg(SUB_MAC, IN_MAC, SUB1, CPORT + 1, SERVER, 2121, 64, CISN, None, true, &[], b""),
+        &seg(
+            SUB_MAC,
+            IN_MAC,
+            SUB1,
+            CPORT + 1,
+            SERVER,
+            2121,
+            64,
+            CISN,
+            None,
+            true,
+            &[],
+            b"",
+        ),
     )
     .only_outside();
     assert_eq!(h.w.alg_sessions(), 1);
-    let f = seg(SUB_MAC, IN_MAC, SUB1, CPORT + 1, SERVER, 2121, 64, CISN + 1, Some(1), false, &[], line);
+    let f = seg(
+        SUB_MAC,
+        IN_MAC,
+        SUB1,
+        CPORT + 1,
+        SERVER,
+        2121,
+        64,
+        CISN + 1,
+        Some(1),
+        false,
+        &[],
+        line,
+    );
     let out = h.send(Side::Inside, &f).only_outside();
     assert_ne!(payload_of(&out), line);
     assert_eq!(h.w.counters().alg_ftp.rewrites, 1);
@@ -633,7 +1024,10 @@ fn tftp_rrq_expects_the_servers_reply_from_a_new_port() {
     h.resolve_neighbors();
     let rrq = b"\x00\x01boot.img\x00octet\x00blksize\x001428\x00";
     let out = h
-        .send(Side::Inside, &udp(SUB_MAC, IN_MAC, SUB1, 3000, SERVER, 69, 64, rrq))
+        .send(
+            Side::Inside,
+            &udp(SUB_MAC, IN_MAC, SUB1, 3000, SERVER, 69, 64, rrq),
+        )
         .only_outside();
     let (a, p) = src_of(&out);
     assert_eq!(out, udp(OUT_MAC, NH_MAC, a, p, SERVER, 69, 63, rrq));
@@ -641,25 +1035,43 @@ fn tftp_rrq_expects_the_servers_reply_from_a_new_port() {
     assert_eq!(h.w.counters().alg_tftp.expectations, 1);
     // A third host cannot use it.
     assert!(h
-        .send(Side::Outside, &udp(NH_MAC, OUT_MAC, THIRD, 4000, a, p, 64, b"\x00\x03\x00\x01x"))
+        .send(
+            Side::Outside,
+            &udp(NH_MAC, OUT_MAC, THIRD, 4000, a, p, 64, b"\x00\x03\x00\x01x")
+        )
         .is_empty());
     assert_eq!(h.w.counters().event(Event::AlgTftpExpectationRefused), 1);
     assert_eq!(h.drops(DropReason::Filtered), 1);
     // The server answers from its new TID: admitted despite address-and-port filtering.
     let data = b"\x00\x03\x00\x01hello";
     let back = h
-        .send(Side::Outside, &udp(NH_MAC, OUT_MAC, SERVER, 4000, a, p, 64, data))
+        .send(
+            Side::Outside,
+            &udp(NH_MAC, OUT_MAC, SERVER, 4000, a, p, 64, data),
+        )
         .only_inside();
-    assert_eq!(back, udp(IN_MAC, SUB_MAC, SERVER, 4000, SUB1, 3000, 63, data));
+    assert_eq!(
+        back,
+        udp(IN_MAC, SUB_MAC, SERVER, 4000, SUB1, 3000, 63, data)
+    );
     assert_eq!(h.w.counters().event(Event::AlgTftpExpectationUsed), 1);
     // The transfer continues both ways on that flow.
     let ack = b"\x00\x04\x00\x01";
-    h.send(Side::Inside, &udp(SUB_MAC, IN_MAC, SUB1, 3000, SERVER, 4000, 64, ack))
-        .only_outside();
+    h.send(
+        Side::Inside,
+        &udp(SUB_MAC, IN_MAC, SUB1, 3000, SERVER, 4000, 64, ack),
+    )
+    .only_outside();
     let back = h
-        .send(Side::Outside, &udp(NH_MAC, OUT_MAC, SERVER, 4000, a, p, 64, data))
+        .send(
+            Side::Outside,
+            &udp(NH_MAC, OUT_MAC, SERVER, 4000, a, p, 64, data),
+        )
         .only_inside();
-    assert_eq!(back, udp(IN_MAC, SUB_MAC, SERVER, 4000, SUB1, 3000, 63, data));
+    assert_eq!(
+        back,
+        udp(IN_MAC, SUB_MAC, SERVER, 4000, SUB1, 3000, 63, data)
+    );
 }
 
 #[test]
@@ -671,12 +1083,33 @@ fn tftp_without_the_alg_is_filtered_and_bad_requests_are_counted() {
     let out = h
         .send(
             Side::Inside,
-            &udp(SUB_MAC, IN_MAC, SUB1, 3000, SERVER, 69, 64, b"\x00\x01f\x00octet\x00"),
+            &udp(
+                SUB_MAC,
+                IN_MAC,
+                SUB1,
+                3000,
+                SERVER,
+                69,
+                64,
+                b"\x00\x01f\x00octet\x00",
+            ),
         )
         .only_outside();
     let (a, p) = src_of(&out);
     assert!(h
-        .send(Side::Outside, &udp(NH_MAC, OUT_MAC, SERVER, 4000, a, p, 64, b"\x00\x03\x00\x01x"))
+        .send(
+            Side::Outside,
+            &udp(
+                NH_MAC,
+                OUT_MAC,
+                SERVER,
+                4000,
+                a,
+                p,
+                64,
+                b"\x00\x03\x00\x01x"
+            )
+        )
         .is_empty());
     assert_eq!(h.drops(DropReason::Filtered), 1);
 
@@ -687,8 +1120,11 @@ fn tftp_without_the_alg_is_filtered_and_bad_requests_are_counted() {
         (&b"\x00\x05f\x00octet\x00"[..], TftpError::NotRequest),
         (&b"\x00\x01f"[..], TftpError::MissingNul),
     ] {
-        h.send(Side::Inside, &udp(SUB_MAC, IN_MAC, SUB1, 3000, SERVER, 69, 64, p))
-            .only_outside();
+        h.send(
+            Side::Inside,
+            &udp(SUB_MAC, IN_MAC, SUB1, 3000, SERVER, 69, 64, p),
+        )
+        .only_outside();
         assert_eq!(h.w.counters().alg_tftp.failed(why), 1, "{why:?}");
     }
     assert_eq!(h.w.alg_expectations(), 0);
