@@ -213,7 +213,7 @@ prefixes = ["203.0.113.0/24"]
             let s = q.pop().unwrap();
             assert!(!s.alg.ftp.enabled);
             assert_eq!(s.alg.ftp.ports(), &[21, 2121]);
-            assert!(s.alg.tftp.selects(69));
+            assert!(!s.alg.tftp.enabled && s.alg.tftp.has(69));
             assert_eq!(s.alg.expectation_timeout_secs, 60);
         }
         let p = write(&dir, "[alg]\nmax_expectations_per_worker = 10\n");

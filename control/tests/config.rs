@@ -129,7 +129,7 @@ fn full_example_parses_to_expected_struct() {
                 ports: vec![21],
             },
             tftp: AlgSwitch {
-                enabled: true,
+                enabled: false,
                 ports: vec![69],
             },
             max_expectations_per_worker: 4096,

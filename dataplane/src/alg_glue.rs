@@ -116,7 +116,8 @@ impl Default for AlgConfig {
     fn default() -> Self {
         Self {
             ftp: AlgPorts::new(true, &[21]),
-            tftp: AlgPorts::new(true, &[69]),
+            // RFC 4787 REQ-10: ALGs for UDP protocols off by default.
+            tftp: AlgPorts::new(false, &[69]),
             max_expectations: 4096,
             max_sessions: 4096,
             max_expectations_per_session: 1,

@@ -659,6 +659,7 @@ fn attack_7_expectations_beyond_the_per_session_limit_evict_the_oldest() {
 fn attack_7_expectations_beyond_the_worker_limit_evict_the_oldest() {
     let mut cfg = WorkerConfig::lab_default();
     cfg.alg.max_expectations = 2;
+    cfg.alg.tftp = AlgPorts::new(true, &[69]);
     let mut h = Harness::new(cfg);
     h.resolve_neighbors();
     let mut pubs = Vec::new();
@@ -1015,6 +1016,7 @@ fn ftp_switched_off_live_leaves_port_alone_on_new_sessions() {
 fn apdf() -> WorkerConfig {
     let mut cfg = WorkerConfig::lab_default();
     cfg.filtering = Filtering::AddressAndPortDependent;
+    cfg.alg.tftp = AlgPorts::new(true, &[69]);
     cfg
 }
 

@@ -743,7 +743,7 @@ impl AlgSwitch {
 pub struct AlgSectionConfig {
     /// FTP (TCP); default on, port 21.
     pub ftp: AlgSwitch,
-    /// TFTP (UDP); default on, port 69.
+    /// TFTP (UDP); default off (RFC 4787 REQ-10: UDP ALGs off by default), port 69.
     pub tftp: AlgSwitch,
     /// Expectations each worker holds at once, `1..=1048576`; beyond, the oldest is evicted.
     /// Default 4096. Restart.
@@ -771,7 +771,7 @@ impl Default for AlgSectionConfig {
                 ports: vec![21],
             },
             tftp: AlgSwitch {
-                enabled: true,
+                enabled: false,
                 ports: vec![69],
             },
             max_expectations_per_worker: 4096,
