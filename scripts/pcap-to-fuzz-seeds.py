@@ -9,10 +9,12 @@ Client streams are kept as captured (the harness's inside host is 100.64.0.2, th
 subscriber); server streams get the lab server's address 198.51.100.2 replaced by the
 harness's outside host 198.51.100.10 (same text length change in every form), so their 227
 replies are accepted rather than refused as a third host. Each stream is written whole and
-cut into 12-byte segments. TFTP seeds: each RRQ/WRQ payload. Plain Python, no scapy.
+cut into 12-byte segments; streams that differ only in their numbers are written once.
+TFTP seeds: each distinct RRQ/WRQ payload. Plain Python, no scapy.
 """
 import hashlib
 import pathlib
+import re
 import struct
 import sys
 
@@ -74,16 +76,18 @@ def main():
             b"227 " in stream or b"229 " in stream)
         if not interesting:
             continue
-        digest = hashlib.sha256(stream).hexdigest()[:12]
-        if digest in seen:
+        # One seed per shape: streams that differ only in numbers (ports) are duplicates.
+        shape = re.sub(rb"[0-9]+", b"0", stream)
+        if shape in seen:
             continue
-        seen.add(digest)
+        seen.add(shape)
+        digest = hashlib.sha256(stream).hexdigest()[:12]
         base = 0 if from_client else 3  # client inside / server outside
         for flags, suffix in [(base, ""), (base | 0x30, "_seg12")]:
             name = f"lab_{kind.decode()}_{digest}{suffix}"
             (corpus / "ftp" / name).write_bytes(bytes([flags]) + stream[:4096])
             n += 1
-    for p in tftp:
+    for p in {re.sub(rb"[0-9]", b"0", p): p for p in tftp}.values():
         name = "lab_tftp_" + hashlib.sha256(p).hexdigest()[:12]
         (corpus / "tftp" / name).write_bytes(p)
         n += 1

@@ -214,8 +214,11 @@ sleep 0.5
 if in_sub timeout 30 curl -sS --interface 100.64.0.7 --ftp-port 100.64.0.7 --disable-eprt -o /dev/null \
     "ftp://$FTP_IP/pub/big.bin" 2>"$OUT/client/off-active.err"; then
     fail "ALG off: active mode (PORT) still worked"
+elif grep -q 'FTP command: Client "203\.0\.113\.[0-9]*", "PORT 100,64,0,7,' "$OUT/vsftpd.xfer.log" &&
+    grep -q '"500 Illegal PORT command' "$OUT/vsftpd.xfer.log"; then
+    pass "ALG off: active mode (PORT) fails: vsftpd got the private address and refused it (500 Illegal PORT command)"
 else
-    pass "ALG off: active mode (PORT) fails ($(head -n 1 "$OUT/client/off-active.err"))"
+    fail "ALG off: active mode failed, but not because vsftpd refused the private PORT ($(head -n 1 "$OUT/client/off-active.err"))"
 fi
 got=$OUT/client/off-passive.bin
 if in_sub timeout 60 curl -sS --interface 100.64.0.7 -o "$got" "ftp://$FTP_IP/pub/big.bin" 2>"$OUT/client/off-passive.err" &&
