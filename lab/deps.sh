@@ -16,6 +16,7 @@ PKGS=(
     iproute2 ethtool tcpdump tshark nftables
     python3 python3-venv curl iputils-ping procps psmisc
     shellcheck ca-certificates lua5.3 python3-scapy
+    vsftpd tftpd-hpa tftp-hpa
 )
 
 log() { printf 'deps: %s\n' "$*" >&2; }

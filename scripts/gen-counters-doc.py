@@ -25,4 +25,27 @@ for block, title in [("pub enum Event", "Events"), ("pub enum DropReason", "Drop
         if m:
             out.append(f"| `{m.group(2)}` | {' '.join(doc)} |"); doc = []
     out.append("")
+# The ALG counters of the alg crate (`AlgCounters`), part of every worker's counters.
+out += ["## ALGs", "",
+        "Per ALG: messages of interest parsed, rewrites applied, expectations created, and one",
+        "counter per reason a message was refused (passed unmodified, or held per policy). What",
+        "happened to the expectations afterwards is in the events above",
+        "(`alg_*_expectation_used/expired/evicted/refused`). See `docs/alg.md`.", "",
+        "| counter | meaning |", "|---|---|"]
+for path, prefix, what in [("alg/src/ftp/mod.rs", "alg_ftp_", "FTP"),
+                           ("alg/src/tftp.rs", "alg_tftp_", "TFTP")]:
+    a = (root / path).read_text()
+    out.append(f"| `{prefix}messages` | {what} messages of interest parsed and accepted. |")
+    out.append(f"| `{prefix}rewrites` | {what} payload rewrites applied. |")
+    out.append(f"| `{prefix}expectations` | {what} expectations created. |")
+    i = a.index("{", a.index(" enum ", a.index("reasons! {"))); j = a.index("\n}", i)
+    doc = []
+    for line in a[i:j].splitlines():
+        line = line.strip()
+        if line.startswith("///"):
+            doc.append(line[3:].strip())
+        m = re.match(r'(\w+) => "(\w+)",', line)
+        if m:
+            out.append(f"| `{prefix}{m.group(2)}` | {what}: {' '.join(doc)} |"); doc = []
+out.append("")
 (root / "docs/counters.md").write_text("\n".join(out))

@@ -70,6 +70,20 @@ fn ftp_corpus_replays() {
     assert_eq!(k.messages, 0);
     let k = run("lftp_passive");
     assert_eq!(k.messages + k.total_failures(), 0);
+
+    // Seeds captured in the lab (lab/tests/ftp_alg.sh, scripts/pcap-to-fuzz-seeds.py): real
+    // curl/ftplib client streams and vsftpd replies.
+    let lab = |prefix: &str| {
+        let mut total = alg::AlgCounters::<FtpError>::default();
+        for (_, data) in files.iter().filter(|(n, _)| n.starts_with(prefix)) {
+            total.merge(&fuzz_harness::ftp(data));
+        }
+        total
+    };
+    let k = lab("lab_client_");
+    assert!(k.rewrites > 0 && k.expectations > 0, "{k:?}");
+    let k = lab("lab_server_");
+    assert!(k.messages > 0 && k.expectations > 0, "{k:?}");
 }
 
 #[test]

@@ -216,13 +216,22 @@ impl Daemon {
         rest.timeouts = cur.timeouts.clone();
         rest.limits = cur.limits.clone();
         rest.nat.tcp_mss_clamp = cur.nat.tcp_mss_clamp;
+        // ALG switches, ports, per-session limit and timeout are live; the table sizes not.
+        let (per_worker, sessions) = (
+            rest.alg.max_expectations_per_worker,
+            rest.alg.max_sessions_per_worker,
+        );
+        rest.alg = cur.alg.clone();
+        rest.alg.max_expectations_per_worker = per_worker;
+        rest.alg.max_sessions_per_worker = sessions;
         let event_queue = rest.logging.event_queue;
         rest.logging = cur.logging.clone();
         rest.logging.event_queue = event_queue;
         if rest != *cur {
             return Err(ApiError::precondition(
-                "this setting needs a restart (logging.event_queue and per-port timeout \
-                 lists are fixed at start-up); nothing was changed",
+                "this setting needs a restart (logging.event_queue, alg.max_expectations_per_worker, \
+                 alg.max_sessions_per_worker and per-port timeout lists are fixed at start-up); \
+                 nothing was changed",
             ));
         }
         let to_wc = |c: &Config| {
@@ -426,7 +435,7 @@ impl Appliance for Api {
             workers,
             ports: lock(&d.ports).iter().map(|p| p.stats.clone()).collect(),
             drops: drops.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
-            algs: Vec::new(),
+            algs: self.algs(),
             by_protocol,
             session_capacity: per_worker * u64::from(cfg.dataplane.workers),
             sessions_per_subscriber_limit: u64::from(cfg.limits.max_sessions_per_subscriber),
@@ -438,8 +447,29 @@ impl Appliance for Api {
     }
 
     fn algs(&self) -> Vec<AlgStatus> {
-        // No ALG is wired into the dataplane of this build.
-        Vec::new()
+        let cfg = self.0.config();
+        let snaps = self.0.snapshots();
+        let sum =
+            |f: &dyn Fn(&WorkerSnapshot) -> u64| -> u64 { snaps.iter().flatten().map(f).sum() };
+        vec![
+            AlgStatus {
+                name: "ftp".into(),
+                enabled: cfg.alg.ftp.enabled,
+                ports: cfg.alg.ftp.ports.clone(),
+                sessions: sum(&|s| u64::from(s.alg_sessions)),
+                messages_rewritten: sum(&|s| s.counters.alg_ftp.rewrites),
+                errors: sum(&|s| s.counters.alg_ftp.total_failures()),
+            },
+            AlgStatus {
+                name: "tftp".into(),
+                enabled: cfg.alg.tftp.enabled,
+                ports: cfg.alg.tftp.ports.clone(),
+                // TFTP keeps no control session, only expectations.
+                sessions: 0,
+                messages_rewritten: sum(&|s| s.counters.alg_tftp.rewrites),
+                errors: sum(&|s| s.counters.alg_tftp.total_failures()),
+            },
+        ]
     }
 
     fn bindings(&self, filter: EntryFilter) -> Result<EntryStream<Binding>, ApiError> {
@@ -528,9 +558,7 @@ impl Appliance for Api {
                  workers' port-block tables are sized at start-up); add it to pool.prefixes \
                  and restart"
             ))),
-            ConfigChange::Alg { name, .. } => Err(ApiError::Unimplemented(format!(
-                "ALG {name}: no ALG is wired into this build's dataplane"
-            ))),
+            ConfigChange::Alg { .. } => self.0.apply_set(change.config.clone()),
         };
         if r.is_ok() {
             info!("API: configuration changed: {}", change.summary);

@@ -2,6 +2,7 @@
 //! needs (`dataplane::WorkerConfig`): host-order integers, expanded pool, derived limits.
 
 use control::Config;
+use dataplane::alg_glue::{AlgConfig, AlgPorts};
 use dataplane::deterministic::DeterministicMap;
 use dataplane::fragments::FragParams;
 use dataplane::nat::SessionLogPolicy;
@@ -167,6 +168,14 @@ pub fn worker_config(
                 .map(|p| (u32::from(p.network().addr), p.len))
                 .collect(),
             destinations: cfg.logging.session_destinations,
+        },
+        alg: AlgConfig {
+            ftp: AlgPorts::new(cfg.alg.ftp.enabled, &cfg.alg.ftp.ports),
+            tftp: AlgPorts::new(cfg.alg.tftp.enabled, &cfg.alg.tftp.ports),
+            max_expectations: cfg.alg.max_expectations_per_worker,
+            max_sessions: cfg.alg.max_sessions_per_worker,
+            max_expectations_per_session: cfg.alg.max_expectations_per_session,
+            expectation_timeout_secs: cfg.alg.expectation_timeout_secs,
         },
     })
 }

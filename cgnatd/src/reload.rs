@@ -5,7 +5,9 @@
 //!
 //! Live keys: `[timeouts]` (per-port override values, not the list), `limits.
 //! max_sessions_per_subscriber`, `limits.icmp_errors_per_second`, `nat.tcp_mss_clamp`,
-//! `logging.sessions`, `logging.session_prefixes`, `logging.session_destinations`.
+//! `logging.sessions`, `logging.session_prefixes`, `logging.session_destinations`, `[alg]`
+//! except the table sizes (`alg.ftp`, `alg.tftp`, `alg.max_expectations_per_session`,
+//! `alg.expectation_timeout_secs`).
 
 use crate::convert::worker_config;
 use control::Config;
@@ -45,6 +47,10 @@ fn without_live(c: &Config, from: &Config) -> Config {
     x.logging.sessions = from.logging.sessions;
     x.logging.session_prefixes = from.logging.session_prefixes.clone();
     x.logging.session_destinations = from.logging.session_destinations;
+    x.alg.ftp = from.alg.ftp.clone();
+    x.alg.tftp = from.alg.tftp.clone();
+    x.alg.max_expectations_per_session = from.alg.max_expectations_per_session;
+    x.alg.expectation_timeout_secs = from.alg.expectation_timeout_secs;
     x
 }
 
@@ -55,7 +61,7 @@ fn restart_sections(old: &Config, new: &Config) -> Vec<&'static str> {
     macro_rules! cmp {
         ($($f:ident),*) => { $( if n.$f != old.$f { v.push(stringify!($f)); } )* };
     }
-    cmp!(eal, inside, outside, pool, dataplane, arp, limits, fragments, nat, logging, api);
+    cmp!(eal, inside, outside, pool, dataplane, arp, limits, fragments, nat, logging, api, alg);
     if n != *old && v.is_empty() {
         v.push("(other)");
     }
@@ -103,6 +109,9 @@ pub fn reload(
     }
     if new.logging != current.logging {
         changed.push("logging");
+    }
+    if new.alg != current.alg {
+        changed.push("alg");
     }
     *current = new;
     Ok(changed)
@@ -188,6 +197,31 @@ prefixes = ["203.0.113.0/24"]
         let e = reload(&p, &mut cfg, &inboxes).unwrap_err();
         assert!(e.to_string().contains("restart"), "{e}");
         assert_eq!(cfg, before);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn alg_switches_and_ports_are_live_table_sizes_are_not() {
+        let (dir, mut cfg, inboxes) = setup();
+        let p = write(
+            &dir,
+            "[alg.ftp]\nenabled = false\nports = [21, 2121]\n[alg]\nexpectation_timeout_secs = 60\n",
+        );
+        let changed = reload(&p, &mut cfg, &inboxes).unwrap();
+        assert_eq!(changed, vec!["alg"]);
+        for q in &inboxes {
+            let s = q.pop().unwrap();
+            assert!(!s.alg.ftp.enabled);
+            assert_eq!(s.alg.ftp.ports(), &[21, 2121]);
+            assert!(!s.alg.tftp.enabled && s.alg.tftp.has(69));
+            assert_eq!(s.alg.expectation_timeout_secs, 60);
+        }
+        let p = write(&dir, "[alg]\nmax_expectations_per_worker = 10\n");
+        let e = reload(&p, &mut cfg, &inboxes).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "these settings need a restart: [alg]; nothing was applied"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -35,6 +35,8 @@ pub struct WorkerSnapshot {
     pub bindings: u32,
     /// Sessions held.
     pub sessions: u32,
+    /// ALG control sessions (FTP) tracked.
+    pub alg_sessions: u32,
     /// `[tcp, udp, icmp]` × `[bindings, sessions]`.
     pub by_proto: [[u32; 2]; 3],
     /// Share of loop time spent on iterations that had frames, over the last interval.
@@ -136,6 +138,7 @@ impl WorkerEnd {
                 counters: w.counters().clone(),
                 bindings: w.bindings(),
                 sessions: w.sessions(),
+                alg_sessions: w.alg_sessions(),
                 by_proto: nat.counts_by_protocol(),
                 busy_ratio: ratio(busy, total),
                 events_lost: w.events_lost(),

@@ -12,8 +12,8 @@ pub mod metrics;
 pub mod registry;
 
 pub use config::{
-    AddrParseError, ApiConfig, ArpConfig, Config, ConfigError, DataplaneConfig, EalConfig,
-    Filtering, FragmentsConfig, InsideConfig, Ipv4Prefix, L4Proto, LimitsConfig, LoggingConfig,
-    NatConfig, OutsideConfig, PoolConfig, PoolEntry, PoolMode, PortTimeout, SteeringMode,
-    TimeoutsConfig,
+    AddrParseError, AlgSectionConfig, AlgSwitch, ApiConfig, ArpConfig, Config, ConfigError,
+    DataplaneConfig, EalConfig, Filtering, FragmentsConfig, InsideConfig, Ipv4Prefix, L4Proto,
+    LimitsConfig, LoggingConfig, NatConfig, OutsideConfig, PoolConfig, PoolEntry, PoolMode,
+    PortTimeout, SteeringMode, TimeoutsConfig,
 };

@@ -10,7 +10,9 @@ use control::config::{
     ArpConfig, DataplaneConfig, EalConfig, Filtering, FragmentsConfig, InsideConfig, L4Proto,
     LimitsConfig, NatConfig, OutsideConfig, PoolMode, PortTimeout, SteeringMode, TimeoutsConfig,
 };
-use control::{Config, ConfigError, Ipv4Prefix, PoolConfig, PoolEntry};
+use control::{
+    AlgSectionConfig, AlgSwitch, Config, ConfigError, Ipv4Prefix, PoolConfig, PoolEntry,
+};
 use proptest::prelude::*;
 
 const FULL: &str = include_str!("data/full.toml");
@@ -121,6 +123,20 @@ fn full_example_parses_to_expected_struct() {
         },
         logging: Default::default(),
         api: Default::default(),
+        alg: AlgSectionConfig {
+            ftp: AlgSwitch {
+                enabled: true,
+                ports: vec![21],
+            },
+            tftp: AlgSwitch {
+                enabled: false,
+                ports: vec![69],
+            },
+            max_expectations_per_worker: 4096,
+            max_sessions_per_worker: 4096,
+            max_expectations_per_session: 1,
+            expectation_timeout_secs: 300,
+        },
     };
     assert_eq!(cfg, expected);
     assert_eq!(cfg.pool.blocks_per_address(), 126);
@@ -469,6 +485,14 @@ const BAD: &[Case] = &[
     (&[Set("api", "require_token_for_reads", "true")], Some("api.require_token_for_reads"), "needs api.token_file"),
     (&[Set("api", "token_file", r#""""#)], Some("api.token_file"), "must not be empty"),
     (&[Set("api", "tokenfile", r#""x""#)], Some("api.tokenfile"), "unknown key \"tokenfile\" in [api]"),
+    // [alg]
+    (&[Set("alg.ftp", "ports", "[]")], Some("alg.ftp.ports"), "between 1 and 16 ports (got 0)"),
+    (&[Set("alg.ftp", "ports", "[21, 21]")], Some("alg.ftp.ports"), "port 21 is listed twice"),
+    (&[Set("alg.tftp", "ports", "[0]")], Some("alg.tftp.ports"), "port 0 is not a server port"),
+    (&[Set("alg", "max_expectations_per_session", "9")], Some("alg.max_expectations_per_session"), "9"),
+    (&[Set("alg", "expectation_timeout_secs", "0")], Some("alg.expectation_timeout_secs"), "0"),
+    (&[Set("alg", "max_expectations_per_worker", "0")], Some("alg.max_expectations_per_worker"), "0"),
+    (&[Set("alg.ftp", "enable", "true")], Some("alg.ftp.enable"), r#"unknown key "enable""#),
 ];
 
 const DET: &str = r#""deterministic""#;

@@ -1,6 +1,7 @@
 //! The worker's view of the configuration: already validated and converted to host-order
 //! integers by the daemon, so the dataplane has no dependency on the config format.
 
+use crate::alg_glue::AlgConfig;
 use crate::deterministic::DeterministicMap;
 use crate::fragments::FragParams;
 use crate::nat::{Filtering, SessionLogPolicy, Timeouts};
@@ -103,6 +104,8 @@ pub struct WorkerConfig {
     pub steering: Steering,
     /// Per-session logging (natEvent 4/5 events).
     pub session_log: SessionLogPolicy,
+    /// ALGs: which, on which server ports, expectation limits (`alg_glue.rs`).
+    pub alg: AlgConfig,
 }
 
 impl WorkerConfig {
@@ -150,6 +153,7 @@ impl WorkerConfig {
             seed: 0x5eed,
             steering: Steering::default(),
             session_log: SessionLogPolicy::default(),
+            alg: AlgConfig::default(),
         }
     }
 }

@@ -2,7 +2,13 @@
 //!
 //! Every way a packet can be dropped is a [`DropReason`] variant, and every variant is exactly
 //! one counter, so "where did my packets go" is always answerable. The control thread reads
-//! snapshots (copies) of these arrays; the worker never takes a lock to update them.
+//! snapshots (copies) of these arrays; the worker never takes a lock to update them. The ALG
+//! counters of the `alg` crate (`alg_ftp_*`, `alg_tftp_*`) are part of the same value, so
+//! everything that prints or merges counters includes them.
+
+use alg::ftp::FtpError;
+use alg::tftp::TftpError;
+use alg::AlgCounters;
 
 macro_rules! enum_with_names {
     ($(#[$m:meta])* $vis:vis enum $name:ident { $($(#[$vm:meta])* $v:ident => $s:literal,)* }) => {
@@ -120,6 +126,32 @@ enum_with_names! {
         ConfigRejected => "config_rejected",
         /// Outside fragments held while their datagram's first fragment (and owner) is unknown.
         FragmentSteerHeld => "fragment_steer_held",
+        /// FTP control sessions given the FTP ALG (subscriber's SYN to an FTP server port).
+        AlgFtpSession => "alg_ftp_sessions",
+        /// New ALG sessions that got no ALG state because the ALG session table was full.
+        AlgSessionTableFull => "alg_session_table_full",
+        /// FTP segments whose rewrite did not fit the buffer's tailroom or the next link's
+        /// MTU: passed unmodified, nothing of the rewrite kept.
+        AlgFtpNoRoom => "alg_ftp_no_room",
+        /// FTP expectations used: the expected data connection arrived (active mode) or left
+        /// (passive mode).
+        AlgFtpExpectationUsed => "alg_ftp_expectation_used",
+        /// FTP expectations that timed out unused.
+        AlgFtpExpectationExpired => "alg_ftp_expectation_expired",
+        /// FTP expectations evicted (per-session or per-worker limit: the oldest goes).
+        AlgFtpExpectationEvicted => "alg_ftp_expectation_evicted",
+        /// First packets to an FTP-expected public endpoint from a host other than the
+        /// expected one (not admitted), or expectations that could no longer be honoured.
+        AlgFtpExpectationRefused => "alg_ftp_expectation_refused",
+        /// TFTP expectations used: the server's answer from its new port arrived.
+        AlgTftpExpectationUsed => "alg_tftp_expectation_used",
+        /// TFTP expectations that timed out unused.
+        AlgTftpExpectationExpired => "alg_tftp_expectation_expired",
+        /// TFTP expectations evicted (per-worker limit: the oldest goes).
+        AlgTftpExpectationEvicted => "alg_tftp_expectation_evicted",
+        /// First packets to a TFTP-expected public endpoint from a host other than the
+        /// expected server (not admitted by the expectation).
+        AlgTftpExpectationRefused => "alg_tftp_expectation_refused",
     }
 }
 
@@ -228,6 +260,9 @@ enum_with_names! {
         HandoffHairpinFragment => "drop_handoff_hairpin_fragment",
         /// A frame from a handoff ring with an unknown tag (a bug; never expected).
         HandoffBadTag => "drop_handoff_bad_tag",
+        /// FTP control segment held by the ALG (a line to rewrite split across segments, or
+        /// too many unacknowledged sequence corrections): dropped so the sender retransmits.
+        AlgHold => "drop_alg_hold",
     }
 }
 
@@ -236,6 +271,10 @@ enum_with_names! {
 pub struct Counters {
     events: [u64; EVENT_COUNT],
     drops: [u64; DROP_COUNT],
+    /// FTP ALG: messages, rewrites, expectations created, parse failures by reason.
+    pub alg_ftp: AlgCounters<FtpError>,
+    /// TFTP ALG: requests, expectations created, parse failures by reason.
+    pub alg_tftp: AlgCounters<TftpError>,
 }
 
 const EVENT_COUNT: usize = Event::ALL.len();
@@ -246,6 +285,8 @@ impl Default for Counters {
         Self {
             events: [0; EVENT_COUNT],
             drops: [0; DROP_COUNT],
+            alg_ftp: AlgCounters::default(),
+            alg_tftp: AlgCounters::default(),
         }
     }
 }
@@ -293,12 +334,15 @@ impl Counters {
     pub fn total_drops(&self) -> u64 {
         self.drops.iter().sum()
     }
-    /// Every counter as (name, value), events first.
+    /// Every counter as (name, value): events, drops, then the ALG counters (`alg_ftp_*`,
+    /// `alg_tftp_*`, see `docs/alg.md`).
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
         Event::ALL
             .iter()
             .map(|e| (e.name(), self.event(*e)))
             .chain(DropReason::ALL.iter().map(|d| (d.name(), self.dropped(*d))))
+            .chain(self.alg_ftp.iter())
+            .chain(self.alg_tftp.iter())
     }
     /// Adds another worker's counters into this one.
     pub fn merge(&mut self, other: &Counters) {
@@ -308,5 +352,7 @@ impl Counters {
         for (a, b) in self.drops.iter_mut().zip(other.drops.iter()) {
             *a += b;
         }
+        self.alg_ftp.merge(&other.alg_ftp);
+        self.alg_tftp.merge(&other.alg_tftp);
     }
 }

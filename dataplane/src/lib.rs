@@ -5,6 +5,7 @@
 //! heap allocation after a [`Worker`] is built. See `docs/architecture.md`.
 #![forbid(unsafe_code)]
 
+pub mod alg_glue;
 pub mod bindings;
 pub mod buf;
 pub mod checksum;
@@ -12,6 +13,7 @@ pub mod config;
 pub mod counters;
 pub mod deterministic;
 pub mod events;
+pub mod expectations;
 pub mod fragments;
 pub mod fuzz_harness;
 pub mod icmp_error;

@@ -5,9 +5,11 @@
 //! loop hands it to [`Worker::apply_live`] in its timer slot. Only values that need no table
 //! reallocation are live: timeouts (existing entries follow the new value at their next expiry
 //! check), per-subscriber limits, the ICMP error rate, MSS clamping and the per-session logging
-//! policy. The set of per-port timeout overrides is fixed at start-up (each override is an
-//! expiry list); their values are live.
+//! policy, and the ALG switches, ports, per-session expectation limit and expectation timeout.
+//! The set of per-port timeout overrides is fixed at start-up (each override is an expiry
+//! list); their values are live. The ALG table sizes are fixed at start-up.
 
+use crate::alg_glue::AlgConfig;
 use crate::buf::PacketBuf;
 use crate::config::WorkerConfig;
 use crate::counters::Event;
@@ -29,6 +31,8 @@ pub struct LiveConfig {
     pub session_log: SessionLogPolicy,
     /// Lifetime of fragment state, nanoseconds (applies to datagrams seen from now on).
     pub fragment_timeout_ns: u64,
+    /// ALGs (the table sizes must be unchanged).
+    pub alg: AlgConfig,
 }
 
 /// Why a snapshot cannot be applied live.
@@ -37,6 +41,9 @@ pub enum LiveError {
     /// Per-port timeout overrides were added, removed or reordered.
     #[error("timeouts.port entries were added, removed or reordered (their timeout values are live, the list is not): restart needed")]
     PortOverridesChanged,
+    /// The ALG table sizes changed.
+    #[error("alg.max_expectations_per_worker / alg.max_sessions_per_worker changed (table sizes): restart needed")]
+    AlgTablesChanged,
 }
 
 impl LiveConfig {
@@ -49,6 +56,7 @@ impl LiveConfig {
             tcp_mss_clamp: cfg.tcp_mss_clamp,
             session_log: cfg.session_log.clone(),
             fragment_timeout_ns: cfg.fragments.timeout_ns,
+            alg: cfg.alg,
         }
     }
 
@@ -62,6 +70,11 @@ impl LiveConfig {
                 .any(|(x, y)| x.proto != y.proto || x.port != y.port)
         {
             return Err(LiveError::PortOverridesChanged);
+        }
+        if self.alg.max_expectations != current.alg.max_expectations
+            || self.alg.max_sessions != current.alg.max_sessions
+        {
+            return Err(LiveError::AlgTablesChanged);
         }
         Ok(())
     }
@@ -89,6 +102,7 @@ impl<B: PacketBuf> Worker<B> {
         self.cfg.fragments.timeout_ns = l.fragment_timeout_ns;
         self.frags.set_timeout(l.fragment_timeout_ns);
         self.frag_steer.set_timeout(l.fragment_timeout_ns);
+        self.cfg.alg = l.alg;
         self.nat
             .set_live(&l.timeouts, l.max_sessions_per_subscriber, &l.session_log);
         self.counters.inc(Event::ConfigApplied);

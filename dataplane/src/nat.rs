@@ -24,6 +24,8 @@ use crate::wire::ipv4::{PROTO_TCP, PROTO_UDP};
 
 pub use crate::timeouts::Timeouts;
 
+mod reserve;
+
 /// Most blocks one subscriber can hold (per-record inline storage).
 pub const MAX_BLOCKS_PER_SUBSCRIBER: usize = 32;
 

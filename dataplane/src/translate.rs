@@ -405,7 +405,11 @@ impl<B: PacketBuf> Worker<B> {
         );
         self.clamp_mss(&mut buf, &f);
         self.counters.inc(Event::NatOut);
-        if self.nat.is_pool_address(f.dst) {
+        let hairpin = self.nat.is_pool_address(f.dst);
+        if !hairpin && !ip.is_fragment() {
+            self.alg_outbound(&mut buf, &f, m.idx, now)?;
+        }
+        if hairpin {
             // Hairpinning (RFC 4787 REQ-9, RFC 5382 REQ-8, RFC 5508 REQ-7): the packet now
             // comes from the public endpoint and goes back in as if it arrived outside.
             let f2 = Flow {
@@ -472,6 +476,9 @@ impl<B: PacketBuf> Worker<B> {
         hairpin: bool,
     ) -> Result<(), DropReason> {
         let now_s = secs(now);
+        if !hairpin && !ip.is_fragment() {
+            self.alg_expected(&f, now)?;
+        }
         let Some(idx) = self.nat.map_inbound(f.proto, f.dst, f.dport) else {
             if f.is_bare_syn() && !hairpin {
                 return Err(self.hold_syn(&buf, &f, now));
@@ -506,6 +513,9 @@ impl<B: PacketBuf> Worker<B> {
         );
         if !hairpin {
             self.clamp_mss(&mut buf, &f);
+            if !ip.is_fragment() {
+                self.alg_inbound(&mut buf, &f, idx, now)?;
+            }
             self.counters.inc(Event::NatIn);
             if ip.is_first_fragment() {
                 self.record_first_fragment(ip, (0, b.sub_ip), now, tx, alloc)?;

@@ -93,6 +93,8 @@ pub struct Worker<B> {
     pub(crate) icmp_tokens: u32,
     pub(crate) icmp_last_refill: u64,
     pub(crate) ip_ident: u16,
+    /// ALG sessions and expectations (`alg_glue.rs`).
+    pub(crate) alg: crate::alg_glue::AlgState,
 }
 
 pub(crate) fn wire_drop(e: WireError) -> DropReason {
@@ -234,6 +236,7 @@ impl<B: PacketBuf> Worker<B> {
             icmp_tokens: cfg.icmp_error_rate,
             icmp_last_refill: 0,
             ip_ident: 1,
+            alg: crate::alg_glue::AlgState::new(&cfg.alg),
             nat,
             cfg,
         }
@@ -833,5 +836,6 @@ impl<B: PacketBuf> Worker<B> {
             });
         }
         self.expire_syn_hold(now, tx, alloc);
+        self.alg_poll(now, EXPIRY_BUDGET);
     }
 }

@@ -14,7 +14,13 @@ use super::ApiError;
 use crate::config::{Config, PoolMode};
 
 /// Key prefixes that may change without a restart.
-pub const LIVE_KEYS: &[&str] = &["timeouts.", "limits.", "logging.", "nat.tcp_mss_clamp"];
+pub const LIVE_KEYS: &[&str] = &[
+    "timeouts.",
+    "limits.",
+    "logging.",
+    "nat.tcp_mss_clamp",
+    "alg.",
+];
 
 /// Most ports one ALG may be given.
 pub const MAX_ALG_PORTS: usize = 16;
@@ -34,7 +40,27 @@ pub fn validate(
             name,
             enabled,
             ports,
-        } => (cfg.clone(), alg(algs, name, *enabled, ports.as_deref())?),
+        } => {
+            let summary = alg(algs, name, *enabled, ports.as_deref())?;
+            let mut new = cfg.clone();
+            let switch = match name.to_ascii_lowercase().as_str() {
+                "ftp" => &mut new.alg.ftp,
+                "tftp" => &mut new.alg.tftp,
+                other => {
+                    return Err(ApiError::not_found(format!(
+                        "ALG {other:?} has no configuration section"
+                    )))
+                }
+            };
+            if let Some(on) = enabled {
+                switch.enabled = *on;
+            }
+            if let Some(p) = ports {
+                switch.ports.clone_from(p);
+            }
+            new.validate()?;
+            (new, summary)
+        }
         ConfigChange::AddPoolEntry(entry) => {
             if cfg.pool.mode == PoolMode::Deterministic {
                 return Err(ApiError::precondition(
@@ -75,7 +101,7 @@ fn set(cfg: &Config, key: &str, value: &str) -> Result<(Config, String), ApiErro
     {
         return Err(ApiError::invalid(format!(
             "{key} is not a live setting (it needs a restart); live keys: timeouts.*, limits.*, \
-             logging.*, nat.tcp_mss_clamp"
+             logging.*, nat.tcp_mss_clamp, alg.*"
         )));
     }
     let parts: Vec<&str> = key.split('.').collect();

@@ -63,6 +63,9 @@ pub struct Config {
     /// `[api]`: the gRPC management API and the Prometheus metrics endpoint. Optional.
     #[serde(default)]
     pub api: ApiConfig,
+    /// `[alg]`: application-layer gateways (FTP, TFTP) and their expectations. Optional.
+    #[serde(default)]
+    pub alg: AlgSectionConfig,
 }
 
 impl Config {
@@ -721,6 +724,69 @@ impl Default for ApiConfig {
             require_token_for_reads: false,
             metrics_enabled: true,
             metrics_listen: Self::DEFAULT_METRICS_LISTEN,
+        }
+    }
+}
+
+/// `[alg.ftp]`, `[alg.tftp]`: one ALG's switch and the server ports that select it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct AlgSwitch {
+    /// New sessions to these ports get the ALG; default `true`. Live.
+    #[serde(default = "AlgSwitch::default_enabled")]
+    pub enabled: bool,
+    /// Server ports (TCP for FTP, UDP for TFTP), 1 to [`AlgSectionConfig::MAX_PORTS`], no
+    /// duplicates, none 0. Live.
+    pub ports: Vec<u16>,
+}
+
+impl AlgSwitch {
+    fn default_enabled() -> bool {
+        true
+    }
+}
+
+/// `[alg]`: the ALGs (`docs/alg.md`) and their expectations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "a table")]
+pub struct AlgSectionConfig {
+    /// FTP (TCP); default on, port 21.
+    pub ftp: AlgSwitch,
+    /// TFTP (UDP); default off (RFC 4787 REQ-10: UDP ALGs off by default), port 69.
+    pub tftp: AlgSwitch,
+    /// Expectations each worker holds at once, `1..=1048576`; beyond, the oldest is evicted.
+    /// Default 4096. Restart.
+    pub max_expectations_per_worker: u32,
+    /// ALG control sessions (FTP) each worker tracks at once, `1..=1048576`; beyond, new
+    /// sessions run without the ALG (counted). Default 4096. Restart.
+    pub max_sessions_per_worker: u32,
+    /// Expectations one control session (or TFTP request) may have, `1..=8`; beyond, its
+    /// oldest is evicted. Default 1 (as Linux). Live.
+    pub max_expectations_per_session: u8,
+    /// Seconds an expectation waits for its connection, `1..=3600`; default 300. Live.
+    pub expectation_timeout_secs: u32,
+}
+
+impl AlgSectionConfig {
+    /// Most ports per ALG.
+    pub const MAX_PORTS: usize = 16;
+}
+
+impl Default for AlgSectionConfig {
+    fn default() -> Self {
+        Self {
+            ftp: AlgSwitch {
+                enabled: true,
+                ports: vec![21],
+            },
+            tftp: AlgSwitch {
+                enabled: false,
+                ports: vec![69],
+            },
+            max_expectations_per_worker: 4096,
+            max_sessions_per_worker: 4096,
+            max_expectations_per_session: 1,
+            expectation_timeout_secs: 300,
         }
     }
 }

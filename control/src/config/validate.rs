@@ -9,8 +9,8 @@ use std::net::Ipv4Addr;
 
 use super::addr::{intervals_overlap, Ipv4Prefix, PoolEntry};
 use super::{
-    ApiConfig, ArpConfig, Config, ConfigError, DataplaneConfig, EalConfig, FragmentsConfig,
-    L4Proto, LimitsConfig, LoggingConfig, PoolConfig, PoolMode, TimeoutsConfig,
+    AlgSectionConfig, ApiConfig, ArpConfig, Config, ConfigError, DataplaneConfig, EalConfig,
+    FragmentsConfig, L4Proto, LimitsConfig, LoggingConfig, PoolConfig, PoolMode, TimeoutsConfig,
 };
 
 type Result<T = ()> = std::result::Result<T, ConfigError>;
@@ -178,7 +178,8 @@ impl Config {
         validate_fragments(&self.fragments)?;
         self.validate_nat()?;
         validate_logging(&self.logging)?;
-        validate_api(&self.api)
+        validate_api(&self.api)?;
+        validate_alg(&self.alg)
     }
 
     fn validate_ports(&self) -> Result {
@@ -887,4 +888,51 @@ fn validate_api(a: &ApiConfig) -> Result {
         ));
     }
     Ok(())
+}
+
+fn validate_alg(a: &AlgSectionConfig) -> Result {
+    for (key, sw) in [("alg.ftp.ports", &a.ftp), ("alg.tftp.ports", &a.tftp)] {
+        if sw.ports.is_empty() || sw.ports.len() > AlgSectionConfig::MAX_PORTS {
+            return Err(invalid(
+                key,
+                format!(
+                    "between 1 and {} ports (got {})",
+                    AlgSectionConfig::MAX_PORTS,
+                    sw.ports.len()
+                ),
+            ));
+        }
+        if sw.ports.contains(&0) {
+            return Err(invalid(key, "port 0 is not a server port"));
+        }
+        let mut seen = sw.ports.clone();
+        seen.sort_unstable();
+        if let Some(w) = seen.windows(2).find(|w| w[0] == w[1]) {
+            return Err(invalid(key, format!("port {} is listed twice", w[0])));
+        }
+    }
+    between(
+        "alg.max_expectations_per_worker",
+        a.max_expectations_per_worker,
+        1,
+        1 << 20,
+    )?;
+    between(
+        "alg.max_sessions_per_worker",
+        a.max_sessions_per_worker,
+        1,
+        1 << 20,
+    )?;
+    between(
+        "alg.max_expectations_per_session",
+        a.max_expectations_per_session,
+        1,
+        8,
+    )?;
+    between(
+        "alg.expectation_timeout_secs",
+        a.expectation_timeout_secs,
+        1,
+        3600,
+    )
 }
