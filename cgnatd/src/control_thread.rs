@@ -140,6 +140,7 @@ fn api_event(ev: &WorkerEvent) -> Option<ApiEventKind> {
         },
         WorkerEvent::SessionCreated { .. }
         | WorkerEvent::SessionDeleted { .. }
+        | WorkerEvent::Expectation { .. }
         | WorkerEvent::QuotaExceeded { .. } => return None,
     })
 }

@@ -314,6 +314,27 @@ impl Sinks {
                     }),
                 )
             }
+            WorkerEvent::Expectation {
+                kind,
+                proto,
+                subscriber,
+                remote,
+                public,
+                ..
+            } => {
+                // Logged, not exported: neither RFC 8158 nor the syslog draft has a record for
+                // ALG expectations.
+                info!(
+                    target: "cgnat::events",
+                    "{}: subscriber {} remote {} proto {proto} public {}:{}",
+                    kind.describe(),
+                    ip(subscriber),
+                    ip(remote),
+                    ip(public.0),
+                    public.1
+                );
+                return;
+            }
             WorkerEvent::PortsExhausted { subscriber, .. } => {
                 warn!(target: "cgnat::events", "ports exhausted: subscriber {}", ip(subscriber));
                 (

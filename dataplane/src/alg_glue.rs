@@ -542,6 +542,32 @@ impl<B: PacketBuf> Worker<B> {
             }
         }
         self.counters.inc(gone_event(x.alg, why));
+        if why == Gone::Used {
+            self.report_expectation(&x, false, now_s);
+        }
+    }
+
+    /// Queues the log event of an expectation being created or used.
+    fn report_expectation(&mut self, x: &Expect, created: bool, now_s: u32) {
+        use crate::events::{ExpectationEvent as E, WorkerEvent};
+        let kind = match (x.alg, created) {
+            (AlgKind::Ftp, true) => E::FtpCreated,
+            (AlgKind::Ftp, false) => E::FtpUsed,
+            (AlgKind::Tftp, true) => E::TftpCreated,
+            (AlgKind::Tftp, false) => E::TftpUsed,
+        };
+        self.nat.events.push(WorkerEvent::Expectation {
+            kind,
+            proto: x.proto,
+            subscriber: x.sub_ip,
+            remote: x.remote_ip,
+            public: if x.inbound {
+                (x.pub_ip, x.pub_port)
+            } else {
+                (0, 0)
+            },
+            at_s: now_s,
+        });
     }
 
     /// Installs `x` (master: ALG session slot or [`NONE`]), refreshing an identical one,
@@ -590,6 +616,7 @@ impl<B: PacketBuf> Worker<B> {
             });
             return;
         };
+        self.report_expectation(&x, true, now_s);
         if x.master != NONE {
             if let Some(m) = self.alg.sessions.master(x.master, x.master_gen) {
                 let n = usize::from(m.n_expects);

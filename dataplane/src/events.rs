@@ -66,6 +66,22 @@ pub enum WorkerEvent {
         /// When.
         at_s: u32,
     },
+    /// An ALG created an expectation (a pinhole for a child connection) or the expected
+    /// connection arrived and used it.
+    Expectation {
+        /// What happened and to which ALG's expectation.
+        kind: ExpectationEvent,
+        /// IP protocol of the child connection.
+        proto: u8,
+        /// The subscriber.
+        subscriber: u32,
+        /// The outside party the child connection is for.
+        remote: u32,
+        /// The public endpoint the outside party connects to (0/0 for outbound children).
+        public: (u32, u16),
+        /// When.
+        at_s: u32,
+    },
     /// A subscriber hit its session limit (natEvent 13, natQuotaExceededEvent 1).
     QuotaExceeded {
         /// Subscriber address.
@@ -90,6 +106,31 @@ pub struct SessionLog {
     pub pub_port: u16,
     /// Remote endpoint, only when destination logging is on (RFC 6888 REQ-12).
     pub dest: Option<(u32, u16)>,
+}
+
+/// Expectation events (ALGs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpectationEvent {
+    /// FTP created one.
+    FtpCreated,
+    /// The FTP child connection arrived.
+    FtpUsed,
+    /// TFTP created one.
+    TftpCreated,
+    /// The TFTP server's answer arrived.
+    TftpUsed,
+}
+
+impl ExpectationEvent {
+    /// `"ftp created"`, ...
+    pub fn describe(self) -> &'static str {
+        match self {
+            ExpectationEvent::FtpCreated => "ftp expectation created",
+            ExpectationEvent::FtpUsed => "ftp expectation used",
+            ExpectationEvent::TftpCreated => "tftp expectation created",
+            ExpectationEvent::TftpUsed => "tftp expectation used",
+        }
+    }
 }
 
 /// Exhaustion kinds, for rate limiting.

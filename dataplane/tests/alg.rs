@@ -255,6 +255,7 @@ fn port_text(a: [u8; 4], p: u16) -> String {
 #[test]
 fn ftp_port_is_rewritten_to_a_port_of_the_subscribers_block_and_the_data_connection_comes_in() {
     let mut c = Ftp::open(WorkerConfig::lab_default());
+    c.h.w.drain_events(|_| {});
     let line = b"PORT 100,64,0,2,19,136\r\n"; // 100.64.0.2:5000
     let seq0 = c.cseq;
     let out = c.client(line).only_outside();
@@ -331,6 +332,24 @@ fn ftp_port_is_rewritten_to_a_port_of_the_subscribers_block_and_the_data_connect
     );
     assert_eq!(c.ev(Event::AlgFtpExpectationUsed), 1);
     assert_eq!(c.h.w.alg_expectations(), 0);
+    // Both are logged (created, then used), naming the subscriber, the server and the
+    // announced public endpoint.
+    let mut logged = vec![];
+    c.h.w.drain_events(|e| {
+        if let dataplane::events::WorkerEvent::Expectation {
+            kind,
+            subscriber,
+            remote,
+            public,
+            ..
+        } = e
+        {
+            logged.push((kind, subscriber, remote, public));
+        }
+    });
+    use dataplane::events::ExpectationEvent as X;
+    let want = |k| (k, ip(SUB1), ip(SERVER), (ip(c.pub_ip), p));
+    assert_eq!(logged, vec![want(X::FtpCreated), want(X::FtpUsed)]);
     // The subscriber's SYN-ACK goes out from the announced public endpoint.
     let sa = seg(
         SUB_MAC,
