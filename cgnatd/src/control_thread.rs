@@ -26,6 +26,9 @@ use tracing::info;
 /// How often the queues are drained.
 const DRAIN_INTERVAL: Duration = Duration::from_millis(10);
 
+/// How often released registry records past their retention are forgotten.
+const REGISTRY_EXPIRY_INTERVAL: Duration = Duration::from_secs(60);
+
 /// A request to the control thread.
 #[derive(Debug)]
 pub enum ControlCmd {
@@ -63,11 +66,21 @@ impl ControlThread {
         let join = std::thread::Builder::new()
             .name("cgnat-control".into())
             .spawn(move || {
+                let mut last_expiry = std::time::Instant::now();
                 while !stop_t.load(Ordering::Acquire) {
                     while let Ok(cmd) = cmds.try_recv() {
                         command(cmd, &mut sinks);
                     }
                     drain(&queues, &mut sinks, &shared);
+                    if last_expiry.elapsed() >= REGISTRY_EXPIRY_INTERVAL {
+                        last_expiry = std::time::Instant::now();
+                        let n = sinks.expire_registry();
+                        if n > 0 {
+                            tracing::info!(
+                                "port-block registry: {n} records past retention forgotten"
+                            );
+                        }
+                    }
                     std::thread::sleep(DRAIN_INTERVAL);
                 }
                 drain(&queues, &mut sinks, &shared);

@@ -211,6 +211,13 @@ impl Sinks {
         v
     }
 
+    /// Forgets registry records released longer ago than the retention (30 days); called
+    /// about once a minute by the control thread. Returns how many went.
+    pub fn expire_registry(&self) -> usize {
+        let now_ms = unix_ms(self.clock.now());
+        self.registry().expire(now_ms)
+    }
+
     fn registry(&self) -> std::sync::MutexGuard<'_, PortBlockRegistry> {
         self.registry.lock().unwrap_or_else(PoisonError::into_inner)
     }
