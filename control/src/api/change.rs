@@ -43,22 +43,22 @@ pub fn validate(
         } => {
             let summary = alg(algs, name, *enabled, ports.as_deref())?;
             let mut new = cfg.clone();
+            // ALGs with a `[alg.*]` section change the config; an ALG the appliance reports
+            // without one (none in cgnatd today) is left to the appliance's `apply_change`.
             let switch = match name.to_ascii_lowercase().as_str() {
-                "ftp" => &mut new.alg.ftp,
-                "tftp" => &mut new.alg.tftp,
-                other => {
-                    return Err(ApiError::not_found(format!(
-                        "ALG {other:?} has no configuration section"
-                    )))
-                }
+                "ftp" => Some(&mut new.alg.ftp),
+                "tftp" => Some(&mut new.alg.tftp),
+                _ => None,
             };
-            if let Some(on) = enabled {
-                switch.enabled = *on;
+            if let Some(switch) = switch {
+                if let Some(on) = enabled {
+                    switch.enabled = *on;
+                }
+                if let Some(p) = ports {
+                    switch.ports.clone_from(p);
+                }
+                new.validate()?;
             }
-            if let Some(p) = ports {
-                switch.ports.clone_from(p);
-            }
-            new.validate()?;
             (new, summary)
         }
         ConfigChange::AddPoolEntry(entry) => {
@@ -319,6 +319,10 @@ pool.prefixes = ["203.0.113.0/30"]
         )
         .unwrap();
         assert_eq!(v.summary, "ftp off, ftp ports = [21, 2121]");
+        // The new config carries the change (the daemon publishes it like a SIGHUP).
+        assert!(!v.config.alg.ftp.enabled);
+        assert_eq!(v.config.alg.ftp.ports, vec![21, 2121]);
+        assert_eq!(v.config.alg.tftp, cfg().alg.tftp);
         let alg = |name: &str, ports: Option<Vec<u16>>| ConfigChange::Alg {
             name: name.into(),
             enabled: None,
