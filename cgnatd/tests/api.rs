@@ -291,6 +291,17 @@ token_file = "{dir}/token"
     }
 }
 
+impl Drop for Daemon {
+    /// A test that fails half-way must not leave a cgnatd running (it would hold the lab
+    /// ports and make the next tests fail).
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// A port nobody listens on now (the config refuses port 0: clients need a known port).
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -731,13 +742,21 @@ fn every_rpc_against_a_running_cgnatd() {
                 .unwrap_err();
             assert_eq!(e.code(), Code::InvalidArgument, "{a}:{p}: {e:?}");
         }
-        assert!(c
+        let algs = c
             .list_algs(pb::ListAlgsRequest {})
             .await
             .unwrap()
             .into_inner()
-            .algs
-            .is_empty());
+            .algs;
+        let names: Vec<(&str, bool, &[u32])> = algs
+            .iter()
+            .map(|a| (a.name.as_str(), a.enabled, a.ports.as_slice()))
+            .collect();
+        assert_eq!(
+            names,
+            vec![("ftp", true, &[21u32][..]), ("tftp", false, &[69u32][..])],
+            "the configured ALGs with their defaults"
+        );
 
         // ---- access control: nothing changes without the token -----------------------------
         let before = config(&mut c).await;
@@ -797,11 +816,19 @@ fn every_rpc_against_a_running_cgnatd() {
             ),
             (
                 change(Change::Alg(pb::SetAlg {
-                    name: "ftp".into(),
+                    name: "sip".into(),
                     enabled: Some(false),
                     ports: vec![],
                 })),
                 Code::NotFound,
+            ),
+            (
+                change(Change::Alg(pb::SetAlg {
+                    name: "ftp".into(),
+                    enabled: None,
+                    ports: vec![0],
+                })),
+                Code::InvalidArgument,
             ),
         ] {
             let e = c.change_config(auth(req.clone())).await.unwrap_err();
@@ -851,6 +878,54 @@ fn every_rpc_against_a_running_cgnatd() {
             4,
             "existing bindings kept"
         );
+
+        // ---- ALG switches, live --------------------------------------------------------------
+        let alg = |name: &str, enabled: Option<bool>, ports: Vec<u32>| {
+            change(Change::Alg(pb::SetAlg {
+                name: name.into(),
+                enabled,
+                ports,
+            }))
+        };
+        let r = c
+            .change_config(auth(alg("ftp", Some(false), vec![21, 2121])))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(r.summary, "ftp off, ftp ports = [21, 2121]");
+        let running = config(&mut c).await;
+        assert!(
+            running.contains("[alg.ftp]") && running.contains("2121"),
+            "{running}"
+        );
+        let e = c
+            .change_config(auth(alg("sip", Some(true), vec![])))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::NotFound, "{e:?}");
+        let e = c
+            .change_config(auth(alg("ftp", None, vec![21, 21])))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
+        let e = c
+            .change_config(alg("ftp", Some(true), vec![]))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::Unauthenticated, "{e:?}");
+        c.change_config(auth(alg("ftp", Some(true), vec![21])))
+            .await
+            .unwrap();
+        let ftp = c
+            .list_algs(pb::ListAlgsRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+            .algs
+            .into_iter()
+            .find(|a| a.name == "ftp")
+            .unwrap();
+        assert!(ftp.enabled && ftp.ports == vec![21]);
 
         // ---- drain a public address ---------------------------------------------------------
         let r = c
