@@ -208,6 +208,7 @@ pub fn run(running: Config, path: &Path, opts: RunOpts) -> Result<(), DaemonErro
             problem: e.to_string(),
         })?
         .with_registry(Arc::clone(&registry), opts.clock);
+    sinks.restore_registry(&cfg.logging);
     let (mut ring_tx, mut ring_rx) = handoff_rings(n_workers, cfg.dataplane.handoff_ring_size)?;
     let mut joins = Vec::new();
     let mut queues = Vec::new();

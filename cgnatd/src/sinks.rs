@@ -101,6 +101,7 @@ fn ip(a: u32) -> Ipv4Addr {
 impl Sinks {
     /// Opens the configured sinks.
     pub fn new(cfg: &LoggingConfig) -> std::io::Result<Self> {
+        let registry = new_registry();
         let socket = if cfg.ipfix_collector.is_some() || cfg.syslog_server.is_some() {
             let s = UdpSocket::bind("0.0.0.0:0")?;
             s.set_nonblocking(true)?;
@@ -147,7 +148,7 @@ impl Sinks {
             syslog,
             syslog_file,
             json,
-            registry: new_registry(),
+            registry,
             clock: Clock::default(),
             health: Default::default(),
             pending: Vec::with_capacity(256),
@@ -209,6 +210,32 @@ impl Sinks {
             push("json", f.path().display().to_string(), &self.health[2]);
         }
         v
+    }
+
+    /// Rebuilds the port-block registry from the JSON-lines log `cfg.json_file` and its
+    /// rotations (start-up only: allocations from before a restart answer abuse lookups
+    /// again). Damaged lines are skipped and counted in the log line.
+    pub fn restore_registry(&self, cfg: &LoggingConfig) {
+        let Some(p) = &cfg.json_file else { return };
+        let files = control::logging::replay::rotated_files(p, cfg.json_keep as usize);
+        if files.is_empty() {
+            return;
+        }
+        match control::logging::replay::replay_jsonl(&mut self.registry(), &files) {
+            Ok(st) => info!(
+                "port-block registry: {} allocations and {} releases restored from {} file(s) \
+                 of {} ({} unreadable lines skipped)",
+                st.allocations,
+                st.releases,
+                st.files,
+                p.display(),
+                st.bad_lines
+            ),
+            Err(e) => warn!(
+                "port-block registry: cannot read {} to restore it: {e}",
+                p.display()
+            ),
+        }
     }
 
     /// Forgets registry records released longer ago than the retention (30 days); called

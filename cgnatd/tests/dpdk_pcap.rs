@@ -633,3 +633,32 @@ fn too_few_queues_is_a_clear_startup_error() {
     ));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The JSON-lines log outlives the process: a second cgnatd started on the same file rebuilds
+/// its port-block registry from it (the first run's allocation and its shutdown release), so
+/// abuse lookups for times before the restart keep working.
+#[test]
+fn port_block_registry_is_restored_from_the_json_log_after_a_restart() {
+    let json =
+        std::env::temp_dir().join(format!("cgnat-dpdk-restart-{}.jsonl", std::process::id()));
+    let _ = std::fs::remove_file(&json);
+    let extra = format!("[logging]\njson_file = \"{}\"\n", json.display());
+    let inside = vec![
+        arp_request(SUB_MAC, SUB, [100, 64, 0, 1]),
+        udp(SUB_MAC, IN_MAC, SUB, 5000, SERVER, 53, 64, b"query"),
+    ];
+    let outside = vec![arp_request(NH_MAC, [198, 51, 100, 254], [198, 51, 100, 1])];
+    let r1 = run_cgnatd("restart1", &inside, &outside, &extra);
+    assert_eq!(r1.counters["block_allocated"], 1);
+    let r2 = run_cgnatd("restart2", &[], &[], &extra);
+    assert!(
+        r2.stderr
+            .contains("port-block registry: 1 allocations and 1 releases restored from 1 file(s)"),
+        "{}",
+        r2.stderr
+    );
+    let _ = std::fs::remove_file(&json);
+    for r in [r1, r2] {
+        std::fs::remove_dir_all(&r.dir).unwrap();
+    }
+}

@@ -4,4 +4,5 @@
 //! thread decides when and where the bytes go.
 pub mod ipfix;
 pub mod jsonl;
+pub mod replay;
 pub mod syslog;
