@@ -125,11 +125,7 @@ pub fn replay_jsonl(
                         st.bad_lines += 1;
                     }
                 }
-                ("block_dealloc", _, _) => {
-                    if reg.release(public, start, at) {
-                        st.releases += 1;
-                    }
-                }
+                ("block_dealloc", _, _) if reg.release(public, start, at) => st.releases += 1,
                 ("block_alloc", _, _) => st.bad_lines += 1,
                 _ => {}
             }
