@@ -172,16 +172,18 @@ pub enum Rewrite {
     },
 }
 
+/// The big-endian `u16` at `b[at..at + 2]`, if there.
 #[inline]
-fn be16(b: &[u8], at: usize) -> Option<u16> {
+pub(crate) fn be16(b: &[u8], at: usize) -> Option<u16> {
     match b.get(at..at.checked_add(2)?)? {
         [x, y] => Some(u16::from_be_bytes([*x, *y])),
         _ => None,
     }
 }
 
+/// The big-endian `u32` at `b[at..at + 4]`, if there.
 #[inline]
-fn be32(b: &[u8], at: usize) -> Option<u32> {
+pub(crate) fn be32(b: &[u8], at: usize) -> Option<u32> {
     match b.get(at..at.checked_add(4)?)? {
         [a, c, d, e] => Some(u32::from_be_bytes([*a, *c, *d, *e])),
         _ => None,

@@ -29,6 +29,7 @@
 use crate::buf::{BufAlloc, PacketBuf};
 use crate::counters::{Counters, DropReason, Event};
 use crate::fragments::{FragInfo, FragKey, NonFirst};
+use crate::icmp_error::{be16, be32};
 use crate::wire::ethernet;
 use crate::wire::ipv4::{PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 use crate::worker::{frag_drop, Side, Tx, Worker, ETH};
@@ -148,16 +149,6 @@ enum OutsideClass {
     Port(u16),
     /// A fragment: goes to its home worker.
     Fragment,
-}
-
-fn be16(f: &[u8], at: usize) -> Option<u16> {
-    let b = f.get(at..at + 2)?;
-    Some(u16::from_be_bytes([b[0], b[1]]))
-}
-
-fn be32(f: &[u8], at: usize) -> Option<u32> {
-    let b = f.get(at..at + 4)?;
-    Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
 }
 
 fn is_ipv4(f: &[u8]) -> bool {
