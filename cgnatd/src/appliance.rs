@@ -23,12 +23,17 @@ use crate::worker_link::{WorkerClient, WorkerSnapshot};
 use control::api::lookup;
 use control::api::model::*;
 use control::api::{ApiError, Appliance, EntryStream};
+use control::config::PoolEntry;
+use control::state::RuntimeState;
 use control::Config;
 use dataplane::live::LiveConfig;
+use dataplane::nat::MAX_ADDED_AT_ONCE;
+use dataplane::port_block::AddError;
 use dataplane::query::{BindingInfo, Query, QueryFilter, QueryItem, SessionInfo};
 use dataplane::session::tcp;
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::path::PathBuf;
 use std::sync::mpsc::{sync_channel, Sender};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
@@ -71,6 +76,10 @@ pub struct Daemon {
     pub control: Mutex<Sender<ControlCmd>>,
     /// Public addresses being drained.
     pub draining: Mutex<Vec<Ipv4Addr>>,
+    /// What `api.state_file` keeps (pool additions, drains), and the file (none: not kept).
+    pub state: Mutex<RuntimeState>,
+    /// `api.state_file` as the daemon started (a restart-only key).
+    pub state_path: Option<PathBuf>,
 }
 
 fn protocol(p: u8) -> Option<Protocol> {
@@ -284,6 +293,79 @@ impl Daemon {
         Ok(())
     }
 
+    /// Adds the addresses `new`'s pool has and the running one has not to every worker, then
+    /// makes `new` the running configuration and keeps `entry` in the state file.
+    fn add_pool(&self, new: Config, entry: PoolEntry) -> Result<(), ApiError> {
+        let mut cur = lock(&self.config);
+        let old: std::collections::BTreeSet<u32> =
+            cur.pool.addresses().into_iter().map(u32::from).collect();
+        let mut added: Vec<u32> = new
+            .pool
+            .addresses()
+            .into_iter()
+            .map(u32::from)
+            .filter(|a| !old.contains(a))
+            .collect();
+        added.sort_unstable();
+        // Contiguous runs, at most MAX_ADDED_AT_ONCE addresses each.
+        let mut runs: Vec<(u32, u32)> = Vec::new();
+        for a in added {
+            match runs.last_mut() {
+                Some((first, last)) if *last + 1 == a && a - *first < MAX_ADDED_AT_ONCE => {
+                    *last = a;
+                }
+                _ => runs.push((a, a)),
+            }
+        }
+        for &(first, last) in &runs {
+            let mut refused = None;
+            self.on_all(Query::AddPool { first, last }, |it| {
+                if let QueryItem::PoolAdded(Err(e)) = it {
+                    refused = Some(e);
+                }
+            })
+            .map_err(|e| {
+                ApiError::Unavailable(format!(
+                    "{e}; the addition may be partly applied: repeat it (adding an address \
+                     twice is harmless)"
+                ))
+            })?;
+            match refused {
+                None => {}
+                Some(AddError::Deterministic) => {
+                    return Err(ApiError::precondition(
+                        "the workers run a deterministic pool: addresses cannot be added live",
+                    ))
+                }
+                Some(AddError::TooMany) => {
+                    return Err(ApiError::invalid(format!(
+                        "{entry} has more addresses than a worker can index"
+                    )))
+                }
+            }
+        }
+        *cur = new;
+        drop(cur);
+        info!("pool: {entry} added, new subscribers can get port blocks there now");
+        self.persist(|s| s.pool_added.push(entry))
+    }
+
+    /// Applies `f` to the runtime state and saves it to `api.state_file` (if set).
+    fn persist(&self, f: impl FnOnce(&mut RuntimeState)) -> Result<(), ApiError> {
+        let mut st = lock(&self.state);
+        f(&mut st);
+        if let Some(p) = &self.state_path {
+            st.save(p).map_err(|e| {
+                tracing::error!("api.state_file: {e}");
+                ApiError::Internal(format!(
+                    "the change is applied but could not be saved ({e}): it will be lost at \
+                     the next restart"
+                ))
+            })?;
+        }
+        Ok(())
+    }
+
     fn drain(&self, a: Ipv4Addr, on: bool) -> Result<(), ApiError> {
         let mut draining = lock(&self.draining);
         let mut ok = true;
@@ -305,6 +387,8 @@ impl Daemon {
         if on {
             draining.push(a);
         }
+        let now_draining = draining.clone();
+        drop(draining);
         info!(
             "pool address {a} {}",
             if on {
@@ -313,7 +397,7 @@ impl Daemon {
                 "undrained"
             }
         );
-        Ok(())
+        self.persist(|s| s.drained = now_draining)
     }
 }
 
@@ -553,11 +637,7 @@ impl Appliance for Api {
             ConfigChange::Set { .. } => self.0.apply_set(change.config.clone()),
             ConfigChange::Drain(a) => self.0.drain(*a, true),
             ConfigChange::Undrain(a) => self.0.drain(*a, false),
-            ConfigChange::AddPoolEntry(e) => Err(ApiError::Unimplemented(format!(
-                "adding {e} to the pool without a restart is not implemented yet (the \
-                 workers' port-block tables are sized at start-up); add it to pool.prefixes \
-                 and restart"
-            ))),
+            ConfigChange::AddPoolEntry(e) => self.0.add_pool(change.config.clone(), *e),
             ConfigChange::Alg { .. } => self.0.apply_set(change.config.clone()),
         };
         if r.is_ok() {

@@ -17,6 +17,7 @@ use crate::reload::{self, LiveInbox};
 use crate::sinks::{SinkStats, Sinks};
 use crate::worker_link::{WorkerClient, WorkerLink};
 use control::api::model::{PortRole, PortStats, PortStatus, ServingState};
+use control::state::RuntimeState;
 use control::Config;
 use crossbeam_queue::ArrayQueue;
 use dataplane::steer::SteerMode;
@@ -61,12 +62,27 @@ impl DaemonError {
     }
 }
 
-/// Loads and validates a configuration file.
+/// Loads and validates a configuration file, with the pool additions `api.state_file` keeps
+/// merged in (`control::state`; each entry that no longer fits is skipped with a warning).
 pub fn load(path: &Path) -> Result<Config, String> {
-    let cfg = Config::load(path).map_err(|e| e.to_string())?;
+    let mut cfg = Config::load(path).map_err(|e| e.to_string())?;
+    runtime_state(&mut cfg)?;
     // Checks that depend on dataplane limits, so --check-config catches them too.
     worker_config(&cfg, 0, [0; 6], [0; 6], 0).map_err(|e| e.to_string())?;
     Ok(cfg)
+}
+
+/// Reads `api.state_file` (if set) and merges it into `cfg`; the state, with drains of
+/// addresses no longer in the pool forgotten.
+fn runtime_state(cfg: &mut Config) -> Result<RuntimeState, String> {
+    let Some(p) = cfg.api.state_file.clone() else {
+        return Ok(RuntimeState::new());
+    };
+    let mut st = RuntimeState::load(&p).map_err(|e| format!("api.state_file: {e}"))?;
+    for w in st.merge_into(cfg) {
+        warn!("{w}");
+    }
+    Ok(st)
 }
 
 fn fmt_mac(m: [u8; 6]) -> String {
@@ -122,6 +138,11 @@ pub fn run(running: Config, path: &Path, opts: RunOpts) -> Result<(), DaemonErro
     let hup = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hup))
         .map_err(DaemonError::Signal)?;
+    let mut running = running;
+    let state = runtime_state(&mut running).map_err(|problem| DaemonError::Config {
+        key: "api.state_file",
+        problem,
+    })?;
     let cfg = &running.clone();
 
     let mut args = vec!["cgnatd".to_string()];
@@ -249,7 +270,10 @@ pub fn run(running: Config, path: &Path, opts: RunOpts) -> Result<(), DaemonErro
                 l
             }),
         };
-        let worker = Worker::new(wc);
+        let mut worker = Worker::new(wc);
+        for a in &state.drained {
+            worker.set_drained(u32::from(*a), true);
+        }
         let stop = Arc::clone(&stop);
         let burst = usize::from(cfg.dataplane.burst);
         joins.push(dpdk::launch(lcore, move || {
@@ -272,7 +296,9 @@ pub fn run(running: Config, path: &Path, opts: RunOpts) -> Result<(), DaemonErro
         registry,
         sink_health: Arc::clone(&sink_health),
         control: Mutex::new(cmd_tx),
-        draining: Mutex::new(Vec::new()),
+        draining: Mutex::new(state.drained.clone()),
+        state_path: cfg.api.state_file.clone(),
+        state: Mutex::new(state),
     });
     let (api, health, events) = ApiThread::start(Arc::new(Api(Arc::clone(&daemon))), &cfg.api)?;
     let control = ControlThread::spawn(

@@ -1122,3 +1122,220 @@ fn deterministic_lookup_by_formula_on_a_running_cgnatd() {
     d.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Adding a pool prefix live, and the drains and additions kept across a restart in
+/// `api.state_file`: one public address with a single block serves one subscriber; the next
+/// finds the pool exhausted until `add_pool_prefix` adds four addresses, with no restart and
+/// the first subscriber's binding untouched. A drain and the addition survive a restart (and a
+/// SIGHUP of the unchanged file is not refused for the pool the file does not list).
+#[test]
+fn pool_prefix_added_live_and_kept_with_drains_across_a_restart() {
+    use pb::change_config_request::Change;
+    let tag = std::process::id() % 100_000;
+    let vin = Veth::new(&format!("cpi{tag}"));
+    let vout = Veth::new(&format!("cpo{tag}"));
+    let in_mac = vin.mac();
+    let keep = std::env::temp_dir().join(format!("cgnat-api-keep-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&keep);
+    let state = keep.join("state.json");
+    let extra = format!(
+        "state_file = \"{}\"\n[pool]\nprefixes = [\"203.0.113.1/32\"]\nblock_size = 64512\n\
+         max_blocks_per_subscriber = 1\n",
+        state.display()
+    );
+    let start = || {
+        Daemon::start(
+            "state",
+            &[
+                format!("net_af_packet0,iface={}", vin.a),
+                format!("net_af_packet1,iface={}", vout.a),
+            ],
+            ["net_af_packet0", "net_af_packet1"],
+            "",
+            &extra,
+            &[],
+        )
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+
+    let d = start();
+    rt.block_on(async {
+        let mut c = d.client().await;
+        vout.inject(&[arp_request(NH_MAC, NH, [198, 51, 100, 1])]);
+        vin.inject(&[udp(in_mac, sub(2), 5000, REMOTE, 53)]);
+        wait_for("first subscriber's binding", || {
+            let mut c = c.clone();
+            async move { (bindings(&mut c, by_sub(sub(2))).await.len() == 1).then_some(()) }
+        })
+        .await;
+        let first = bindings(&mut c, by_sub(sub(2))).await.remove(0);
+        assert_eq!(first.public_address, "203.0.113.1");
+        // The only block is taken: the next subscriber is refused (counted).
+        vin.inject(&[udp(in_mac, sub(3), 5000, REMOTE, 53)]);
+        wait_for("pool exhausted", || async {
+            let m = d.scrape();
+            (metric(
+                &m,
+                "cgnat_packets_dropped_total",
+                &[("reason", "pool_exhausted")],
+            ) >= 1.0)
+                .then_some(())
+        })
+        .await;
+        assert!(bindings(&mut c, by_sub(sub(3))).await.is_empty());
+
+        // Refusals change nothing: no token, an entry already in the pool, a bad prefix.
+        let e = c
+            .change_config(change(Change::AddPoolPrefix("203.0.113.8/30".into())))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::Unauthenticated, "{e:?}");
+        for (p, code) in [
+            ("203.0.113.1/32", Code::FailedPrecondition),
+            ("203.0.113.8/33", Code::InvalidArgument),
+        ] {
+            let e = c
+                .change_config(auth(change(Change::AddPoolPrefix(p.into()))))
+                .await
+                .unwrap_err();
+            assert_eq!(e.code(), code, "{p}: {e:?}");
+        }
+        assert!(!state.exists(), "nothing saved for refused changes");
+
+        let r = c
+            .change_config(auth(change(Change::AddPoolPrefix("203.0.113.8/30".into()))))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(r.summary, "pool.prefixes += 203.0.113.8/30 (4 addresses)");
+        assert!(config(&mut c).await.contains("203.0.113.8/30"));
+        // The waiting subscriber gets one of the new addresses now; the first keeps its own.
+        vin.inject(&[udp(in_mac, sub(3), 5001, REMOTE, 53)]);
+        wait_for("second subscriber's binding", || {
+            let mut c = c.clone();
+            async move { (bindings(&mut c, by_sub(sub(3))).await.len() == 1).then_some(()) }
+        })
+        .await;
+        let second = bindings(&mut c, by_sub(sub(3))).await.remove(0);
+        assert!(
+            ["203.0.113.8", "203.0.113.9", "203.0.113.10", "203.0.113.11"]
+                .contains(&second.public_address.as_str()),
+            "{second:?}"
+        );
+        let still = bindings(&mut c, by_sub(sub(2))).await;
+        assert_eq!(still.len(), 1);
+        assert_eq!(
+            (&still[0].public_address, still[0].public_port),
+            (&first.public_address, first.public_port)
+        );
+        let stats = c
+            .get_stats(pb::GetStatsRequest {})
+            .await
+            .unwrap()
+            .into_inner();
+        // Per pool entry: the new one is there, with its four addresses and one block used.
+        let added = stats
+            .pools
+            .iter()
+            .find(|p| p.entry == "203.0.113.8/30")
+            .unwrap_or_else(|| panic!("{:?}", stats.pools));
+        assert_eq!(
+            (added.addresses, added.blocks_in_use, added.blocks_total),
+            (4, 1, 4)
+        );
+
+        // Drain an address no one holds.
+        let drained = ["203.0.113.9", "203.0.113.10"]
+            .into_iter()
+            .find(|a| *a != second.public_address)
+            .unwrap();
+        c.change_config(auth(change(Change::DrainAddress(drained.into()))))
+            .await
+            .unwrap();
+        let saved: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+        assert_eq!(saved["pool_added"], serde_json::json!(["203.0.113.8/30"]));
+        assert_eq!(saved["drained"], serde_json::json!([drained]));
+    });
+    d.stop();
+
+    // After a restart: the added prefix and the drain are back.
+    let d = start();
+    let drained = {
+        let saved: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+        saved["drained"][0].as_str().unwrap().to_string()
+    };
+    rt.block_on(async {
+        let mut c = d.client().await;
+        let st = c
+            .get_status(pb::GetStatusRequest {})
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(st.draining, vec![drained.clone()]);
+        assert!(config(&mut c).await.contains("203.0.113.8/30"));
+        // Four usable addresses (one drained), one block each: four subscribers get one each.
+        vout.inject(&[arp_request(NH_MAC, NH, [198, 51, 100, 1])]);
+        vin.inject(
+            &(10..14)
+                .map(|i| udp(in_mac, sub(i), 5000, REMOTE, 53))
+                .collect::<Vec<_>>(),
+        );
+        wait_for("four bindings", || {
+            let mut c = c.clone();
+            async move {
+                (bindings(&mut c, pb::ListBindingsRequest::default())
+                    .await
+                    .len()
+                    == 4)
+                    .then_some(())
+            }
+        })
+        .await;
+        let mut publics: Vec<String> = bindings(&mut c, pb::ListBindingsRequest::default())
+            .await
+            .into_iter()
+            .map(|b| b.public_address)
+            .collect();
+        publics.sort();
+        let mut want: Vec<String> = [
+            "203.0.113.1",
+            "203.0.113.8",
+            "203.0.113.9",
+            "203.0.113.10",
+            "203.0.113.11",
+        ]
+        .into_iter()
+        .filter(|a| *a != drained)
+        .map(String::from)
+        .collect();
+        want.sort();
+        assert_eq!(publics, want);
+    });
+    // SIGHUP with the file unchanged: nothing to apply, not "[pool] needs a restart".
+    run("kill", &["-HUP", &d.child.id().to_string()]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let l = d
+            .log
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("no SIGHUP log line");
+        if l.contains("SIGHUP") {
+            assert!(l.contains("unchanged, nothing to apply"), "{l}");
+            break;
+        }
+    }
+    rt.block_on(async {
+        let mut c = d.client().await;
+        c.change_config(auth(change(Change::UndrainAddress(drained.clone()))))
+            .await
+            .unwrap();
+    });
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    assert_eq!(saved["drained"], serde_json::json!([]));
+    drop(rt);
+    d.stop();
+    let _ = std::fs::remove_dir_all(&keep);
+}

@@ -10,6 +10,7 @@ pub mod config;
 pub mod logging;
 pub mod metrics;
 pub mod registry;
+pub mod state;
 
 pub use config::{
     AddrParseError, AlgSectionConfig, AlgSwitch, ApiConfig, ArpConfig, Config, ConfigError,

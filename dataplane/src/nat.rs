@@ -18,7 +18,7 @@ use crate::counters::DropReason;
 use crate::deterministic::DeterministicMap;
 use crate::events::{EventQueue, SessionLog, WorkerEvent};
 use crate::index::{hash64, Index};
-use crate::port_block::{AllocError, BlockParams, LocalBlock, PortBlocks};
+use crate::port_block::{AddError, AllocError, BlockParams, LocalBlock, PortBlocks};
 use crate::session::{Session, SessionTable};
 use crate::wire::ipv4::{PROTO_TCP, PROTO_UDP};
 
@@ -28,6 +28,9 @@ mod reserve;
 
 /// Most blocks one subscriber can hold (per-record inline storage).
 pub const MAX_BLOCKS_PER_SUBSCRIBER: usize = 32;
+
+/// Most public addresses one live addition may bring (a /16).
+pub const MAX_ADDED_AT_ONCE: u32 = 1 << 16;
 
 const NONE: u32 = u32::MAX;
 
@@ -219,6 +222,20 @@ impl NatState {
     /// there stay until they age out. Returns whether `addr` is a pool address.
     pub fn set_drained(&mut self, addr: u32, on: bool) -> bool {
         self.blocks.set_drained(addr, on)
+    }
+
+    /// Adds the public addresses `first..=last` to this worker's pool while it runs (see
+    /// [`PortBlocks::add_addresses`]): new subscribers and subscribers needing a first block
+    /// can get blocks there at once; nothing held changes. Returns how many were new.
+    pub fn add_pool_range(&mut self, first: u32, last: u32) -> Result<u32, AddError> {
+        if self.params.deterministic.is_some() {
+            return Err(AddError::Deterministic);
+        }
+        if last < first || last - first >= MAX_ADDED_AT_ONCE {
+            return Err(AddError::TooMany);
+        }
+        let addrs: Vec<u32> = (first..=last).collect();
+        self.blocks.add_addresses(&addrs)
     }
 
     /// Ports waiting out their hold-down.

@@ -9,6 +9,13 @@
 //!
 //! Storage is preallocated at start-up: per-block state for every block this worker owns, and
 //! bitmaps for at most `max_subscribers * max_blocks_per_subscriber` blocks in use at once.
+//!
+//! Addresses can be added while the worker runs ([`PortBlocks::add_addresses`], the API's "add
+//! a pool prefix"): they are appended to the address table, so the index of every address
+//! already in use (and therefore every [`LocalBlock`] held by a binding) stays valid; a sorted
+//! side index keeps [`PortBlocks::addr_index`] a binary search. Growing the tables allocates,
+//! which is fine there: it happens once per configuration change between bursts, never per
+//! packet.
 
 /// Number of protocols with their own port space in a block (TCP, UDP, ICMP).
 pub const PROTOCOLS: usize = 3;
@@ -19,7 +26,7 @@ const NONE: u32 = u32::MAX;
 /// Static parameters of the allocator.
 #[derive(Debug, Clone)]
 pub struct BlockParams {
-    /// Public addresses, sorted ascending, host order.
+    /// Public addresses, host order, no duplicates (any order; their position is their index).
     pub pool: Vec<u32>,
     /// First usable port (>= 1024).
     pub port_min: u16,
@@ -77,6 +84,17 @@ pub struct PortBlocks {
     fixed: bool,
     /// Per address: being drained (no new blocks; held ones age out).
     drained: Vec<bool>,
+    /// `(address, index)` sorted by address: the lookup behind [`Self::addr_index`].
+    by_addr: Vec<(u32, u32)>,
+}
+
+/// Why addresses could not be added to a running allocator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddError {
+    /// Deterministic mode: every subscriber's block follows from the pool by formula.
+    Deterministic,
+    /// More addresses than a `u32` index can hold.
+    TooMany,
 }
 
 impl PortBlocks {
@@ -122,8 +140,66 @@ impl PortBlocks {
             allocated: 0,
             fixed: false,
             drained: vec![false; n_addr],
+            by_addr: Self::sorted_index(&p.pool),
             p,
         }
+    }
+
+    fn sorted_index(pool: &[u32]) -> Vec<(u32, u32)> {
+        let mut v: Vec<(u32, u32)> = pool.iter().zip(0u32..).map(|(&a, i)| (a, i)).collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Adds public addresses while the worker runs: each address not yet in the pool gets its
+    /// blocks (this worker's share), free and undrained, at a new index after the existing
+    /// ones; bitmap slots grow up to `max_blocks_in_use`. Existing blocks, ports and indexes
+    /// are untouched. Returns how many addresses were new.
+    pub fn add_addresses(&mut self, addrs: &[u32]) -> Result<u32, AddError> {
+        if self.fixed {
+            return Err(AddError::Deterministic);
+        }
+        let mut added = 0u32;
+        for &a in addrs {
+            if self.addr_index(a).is_some() {
+                continue;
+            }
+            let idx = u32::try_from(self.p.pool.len()).map_err(|_| AddError::TooMany)?;
+            idx.checked_add(1)
+                .and_then(|n| n.checked_mul(self.local_per_addr))
+                .ok_or(AddError::TooMany)?;
+            self.p.pool.push(a);
+            let pos = self.by_addr.partition_point(|&(x, _)| x < a);
+            self.by_addr.insert(pos, (a, idx));
+            self.free.push((0..self.local_per_addr).rev().collect());
+            self.drained.push(false);
+            let more = usize::try_from(self.local_per_addr).unwrap_or(0);
+            self.state.resize(
+                self.state.len() + more,
+                BlockState {
+                    subscriber: NONE,
+                    slot: NONE,
+                    used: 0,
+                },
+            );
+            added += 1;
+        }
+        // Bitmap slots: as many as blocks this worker owns, capped by max_blocks_in_use.
+        let have = self.bitmaps.len() / (self.words_per_bitmap * PROTOCOLS).max(1);
+        let want = usize::try_from(self.p.max_blocks_in_use)
+            .unwrap_or(usize::MAX)
+            .min(self.state.len());
+        if want > have {
+            let lo = u32::try_from(have).map_err(|_| AddError::TooMany)?;
+            let hi = u32::try_from(want).map_err(|_| AddError::TooMany)?;
+            // Stack: the new slots go underneath, the free ones in use keep their order.
+            let mut slots: Vec<u32> = (lo..hi).rev().collect();
+            slots.extend_from_slice(&self.free_slots);
+            self.free_slots = slots;
+            self.bitmaps
+                .resize(want * self.words_per_bitmap * PROTOCOLS, 0);
+        }
+        Ok(added)
     }
 
     /// Blocks per public address (all workers).
@@ -148,11 +224,10 @@ impl PortBlocks {
 
     /// Index of `addr` in the pool, if it is a pool address.
     pub fn addr_index(&self, addr: u32) -> Option<u32> {
-        self.p
-            .pool
-            .binary_search(&addr)
+        self.by_addr
+            .binary_search_by_key(&addr, |&(a, _)| a)
             .ok()
-            .and_then(|i| u32::try_from(i).ok())
+            .map(|i| self.by_addr[i].1)
     }
 
     /// The public address at `idx`.
@@ -498,6 +573,73 @@ mod tests {
         );
         pb.set_drained(0xcb00_7100, false);
         assert!(pb.alloc_block(0, 2).is_ok());
+    }
+
+    #[test]
+    fn addresses_added_live_keep_held_blocks_and_give_new_ones() {
+        let mut p = params(2, 1);
+        p.pool = vec![0xcb00_7105, 0xcb00_7100];
+        p.max_blocks_in_use = u32::MAX;
+        let mut pb = PortBlocks::new(p);
+        let per = pb.free_blocks_at(0);
+        let slots_before = pb.free_slots.len();
+        let held = pb.alloc_block(1, 7).unwrap();
+        let (held_addr, held_port) = (pb.address(pb.block_addr_index(held)), pb.first_port(held));
+        let port = pb.alloc_port(held, 0, 3).unwrap();
+        pb.set_drained(0xcb00_7105, true);
+        // One new address below, one between, one above, one already there, one twice.
+        let added = pb
+            .add_addresses(&[
+                0xcb00_70ff,
+                0xcb00_7102,
+                0xcb00_7200,
+                0xcb00_7100,
+                0xcb00_7102,
+            ])
+            .unwrap();
+        assert_eq!(added, 3);
+        assert_eq!(pb.n_addresses(), 5);
+        for (a, i) in [
+            (0xcb00_7105, 0),
+            (0xcb00_7100, 1),
+            (0xcb00_70ff, 2),
+            (0xcb00_7102, 3),
+            (0xcb00_7200, 4),
+        ] {
+            assert_eq!(pb.addr_index(a), Some(i), "{a:#x}");
+            assert_eq!(pb.address(i), a);
+        }
+        assert_eq!(pb.addr_index(0xcb00_7101), None);
+        // The held block is the same block at the same address; its port is still taken.
+        assert_eq!(pb.address(pb.block_addr_index(held)), held_addr);
+        assert_eq!(pb.first_port(held), held_port);
+        assert_eq!(pb.owner(held), Some(7));
+        assert_eq!(pb.free_port(held, 0, port), 0);
+        assert!(pb.is_drained(0), "drains survive an addition");
+        // The new addresses have all this worker's blocks, with slots to use them.
+        for i in 2..5 {
+            assert_eq!(pb.free_blocks_at(i), per);
+            assert!(!pb.is_drained(i));
+        }
+        assert_eq!(pb.free_slots.len(), slots_before - 1 + 3 * per);
+        let mut got = Vec::new();
+        while let Ok(lb) = pb.alloc_block(4, 9) {
+            assert_eq!(pb.address(pb.block_addr_index(lb)), 0xcb00_7200);
+            assert!(pb.alloc_port(lb, 1, 0).is_some());
+            got.push(lb);
+        }
+        assert_eq!(got.len(), per);
+        got.sort_unstable();
+        got.dedup();
+        assert_eq!(got.len(), per, "every new block distinct");
+    }
+
+    #[test]
+    fn deterministic_allocator_refuses_new_addresses() {
+        let mut pb = PortBlocks::new(params(1, 0));
+        pb.alloc_block_at(0, 0, 1).unwrap();
+        assert_eq!(pb.add_addresses(&[1]), Err(AddError::Deterministic));
+        assert_eq!(pb.n_addresses(), 2);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Control-plane queries a worker answers between bursts: list bindings or sessions (filtered),
-//! clear a subscriber, drain a public address.
+//! clear a subscriber, drain a public address, add public addresses to the pool.
 //!
 //! The control plane never reads a worker's tables. It hands the worker a [`Query`]; the poll
 //! loop keeps a [`QueryCursor`] and calls [`Worker::query_step`] once per timer slot with a
@@ -60,6 +60,14 @@ pub enum Query {
         /// Drain (`true`) or undrain.
         on: bool,
     },
+    /// Add the public addresses `first..=last` (host order) to the pool (at most
+    /// [`crate::nat::MAX_ADDED_AT_ONCE`]); addresses already there are skipped.
+    AddPool {
+        /// First address.
+        first: u32,
+        /// Last address.
+        last: u32,
+    },
 }
 
 /// One binding, as listed.
@@ -117,6 +125,8 @@ pub enum QueryItem {
     },
     /// [`Query::Drain`] done; `false` when the address is not in this worker's pool.
     Drained(bool),
+    /// [`Query::AddPool`] done: how many addresses were new, or why nothing was added.
+    PoolAdded(Result<u32, crate::port_block::AddError>),
     /// The query is complete: always the last item.
     Done,
 }
@@ -139,6 +149,8 @@ pub struct QueryCursor {
     pos: u32,
     sessions: u64,
     bindings: u64,
+    /// The outcome of [`Query::AddPool`], kept until it is accepted.
+    pool_added: Result<u32, crate::port_block::AddError>,
 }
 
 impl QueryCursor {
@@ -150,6 +162,7 @@ impl QueryCursor {
             pos: 0,
             sessions: 0,
             bindings: 0,
+            pool_added: Ok(0),
         }
     }
 
@@ -367,6 +380,19 @@ impl<B: PacketBuf> Worker<B> {
                 }
                 if cur.phase == 1 {
                     if !emit(QueryItem::Drained(cur.sessions == 1)) {
+                        return Progress::More;
+                    }
+                    cur.phase = 3;
+                }
+            }
+            Query::AddPool { first, last } => {
+                if cur.phase == 0 {
+                    cur.pool_added = self.nat.add_pool_range(first, last);
+                    // Applied once; only the answer is retried.
+                    cur.phase = 1;
+                }
+                if cur.phase == 1 {
+                    if !emit(QueryItem::PoolAdded(cur.pool_added)) {
                         return Progress::More;
                     }
                     cur.phase = 3;

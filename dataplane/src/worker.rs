@@ -272,6 +272,12 @@ impl<B: PacketBuf> Worker<B> {
         self.nat.blocks_allocated()
     }
 
+    /// Drains (or undrains) public address `addr` before the worker starts polling, e.g. the
+    /// drains kept across a restart (`api.state_file`). Returns whether it is a pool address.
+    pub fn set_drained(&mut self, addr: u32, on: bool) -> bool {
+        self.nat.set_drained(addr, on)
+    }
+
     /// The NAT state (read-only), for inspection in tests and by the control plane.
     pub fn nat(&self) -> &NatState {
         &self.nat

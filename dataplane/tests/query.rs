@@ -186,3 +186,128 @@ fn a_drained_address_gives_no_new_blocks_and_keeps_existing_bindings() {
     );
     assert_eq!(r, vec![QueryItem::Drained(false)]);
 }
+
+#[test]
+fn pool_addresses_added_live_serve_new_subscribers_and_leave_existing_ones_alone() {
+    // One public address with a single block: the second subscriber finds the pool exhausted.
+    let mut c = WorkerConfig::lab_default();
+    c.pool = vec![0xcb00_7101];
+    c.block_size = 64512;
+    c.max_blocks_per_subscriber = 1;
+    let mut h = Harness::new(c);
+    h.resolve_neighbors();
+    let first = h
+        .send(
+            Side::Inside,
+            &udp(SUB_MAC, IN_MAC, SUB1, 5000, SERVER, 53, 64, b"q"),
+        )
+        .only_outside();
+    let (pub1, port1) = src_of(&first);
+    assert_eq!(pub1, [203, 0, 113, 1]);
+    let _ = h.send(
+        Side::Inside,
+        &udp(SUB_MAC, IN_MAC, SUB2, 5000, SERVER, 53, 64, b"q"),
+    );
+    assert_eq!(h.drops(DropReason::PoolExhausted), 1);
+    // The new address is not ours yet: no ARP answer for it.
+    let who_has = arp_request(NH_MAC, SERVER, [203, 0, 113, 200]);
+    assert!(h.send(Side::Outside, &who_has).is_empty());
+
+    let (r, _) = run(
+        &mut h,
+        Query::AddPool {
+            first: 0xcb00_71c8,
+            last: 0xcb00_71c9,
+        },
+        1,
+        10,
+    );
+    assert_eq!(r, vec![QueryItem::PoolAdded(Ok(2))]);
+    // Adding the same range again adds nothing.
+    let (r, _) = run(
+        &mut h,
+        Query::AddPool {
+            first: 0xcb00_71c8,
+            last: 0xcb00_71c8,
+        },
+        1,
+        10,
+    );
+    assert_eq!(r, vec![QueryItem::PoolAdded(Ok(0))]);
+
+    // The new subscriber now gets one of the new addresses, both ways.
+    let out = h
+        .send(
+            Side::Inside,
+            &udp(SUB_MAC, IN_MAC, SUB2, 5000, SERVER, 53, 64, b"q"),
+        )
+        .only_outside();
+    let (pub2, port2) = src_of(&out);
+    assert!(
+        pub2 == [203, 0, 113, 200] || pub2 == [203, 0, 113, 201],
+        "{pub2:?}"
+    );
+    let back = h
+        .send(
+            Side::Outside,
+            &udp(NH_MAC, OUT_MAC, SERVER, 53, pub2, port2, 64, b"a"),
+        )
+        .only_inside();
+    assert_eq!(dst_of(&back), (SUB2, 5000));
+    // The new addresses answer ARP on the outside.
+    let reply = h.send(Side::Outside, &who_has).only_outside();
+    assert_eq!(&reply[12..14], &[0x08, 0x06]);
+    assert_eq!(&reply[28..32], &[203, 0, 113, 200]);
+    // The existing subscriber keeps its address and port, both ways.
+    let again = h
+        .send(
+            Side::Inside,
+            &udp(SUB_MAC, IN_MAC, SUB1, 5000, SERVER, 53, 64, b"q"),
+        )
+        .only_outside();
+    assert_eq!(src_of(&again), (pub1, port1));
+    let back1 = h
+        .send(
+            Side::Outside,
+            &udp(NH_MAC, OUT_MAC, SERVER, 53, pub1, port1, 64, b"a"),
+        )
+        .only_inside();
+    assert_eq!(dst_of(&back1), (SUB1, 5000));
+    assert_eq!(h.drops(DropReason::PoolExhausted), 1);
+}
+
+#[test]
+fn pool_additions_are_refused_in_deterministic_mode_and_when_too_large() {
+    use dataplane::deterministic::DeterministicMap;
+    use dataplane::port_block::AddError;
+    let prefix = (0x6440_0000, 24);
+    let pool: Vec<u32> = (1..=4).map(|i| 0xcb00_7100 + i).collect();
+    let mut c = WorkerConfig::lab_default();
+    c.subscribers = vec![prefix];
+    c.deterministic = Some(DeterministicMap::new(&[prefix], &pool, 1024, 65535, None).unwrap());
+    c.pool = pool;
+    let mut d = Harness::new(c);
+    let (r, _) = run(
+        &mut d,
+        Query::AddPool {
+            first: 0xcb00_71c8,
+            last: 0xcb00_71c8,
+        },
+        1,
+        10,
+    );
+    assert_eq!(r, vec![QueryItem::PoolAdded(Err(AddError::Deterministic))]);
+    assert!(!d.w.nat().is_pool_address(0xcb00_71c8));
+
+    let mut h = Harness::lab();
+    let (r, _) = run(
+        &mut h,
+        Query::AddPool {
+            first: 0x0a00_0000,
+            last: 0x0a01_0000,
+        },
+        1,
+        10,
+    );
+    assert_eq!(r, vec![QueryItem::PoolAdded(Err(AddError::TooMany))]);
+}

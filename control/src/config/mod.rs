@@ -704,12 +704,30 @@ pub struct ApiConfig {
     pub metrics_enabled: bool,
     /// Address and port of the HTTP `/metrics` endpoint; default `127.0.0.1:9440`.
     pub metrics_listen: std::net::SocketAddr,
+    /// File keeping the API changes that must survive a restart (pool prefixes added, public
+    /// addresses drained; `control::state`). None: they last until the process stops.
+    pub state_file: Option<std::path::PathBuf>,
+    /// PEM certificate chain the gRPC API presents: with `tls_key`, the API speaks TLS only.
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<std::path::PathBuf>,
+    /// PEM CA certificate(s): clients must present a certificate one of them signed (mTLS);
+    /// such a client is authenticated for every RPC, with or without a token. Needs TLS.
+    pub tls_client_ca: Option<std::path::PathBuf>,
+    /// Largest request message the API decodes, bytes; default 65536. Larger ones are
+    /// refused with RESOURCE_EXHAUSTED.
+    pub max_request_bytes: usize,
 }
 
 impl ApiConfig {
     /// Default of `listen`.
     pub const DEFAULT_LISTEN: std::net::SocketAddr =
         std::net::SocketAddr::V4(std::net::SocketAddrV4::new(Ipv4Addr::LOCALHOST, 50051));
+    /// Default of `max_request_bytes`: far above any real request (the largest is a
+    /// `ChangeConfig` with a list of ALG ports), far below what would cost memory.
+    pub const DEFAULT_MAX_REQUEST_BYTES: usize = 65_536;
+    /// Bounds of `max_request_bytes`.
+    pub const MAX_REQUEST_BYTES_RANGE: (usize, usize) = (1024, 4 << 20);
     /// Default of `metrics_listen`.
     pub const DEFAULT_METRICS_LISTEN: std::net::SocketAddr =
         std::net::SocketAddr::V4(std::net::SocketAddrV4::new(Ipv4Addr::LOCALHOST, 9440));
@@ -724,6 +742,11 @@ impl Default for ApiConfig {
             require_token_for_reads: false,
             metrics_enabled: true,
             metrics_listen: Self::DEFAULT_METRICS_LISTEN,
+            state_file: None,
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
+            max_request_bytes: Self::DEFAULT_MAX_REQUEST_BYTES,
         }
     }
 }

@@ -881,6 +881,34 @@ fn validate_api(a: &ApiConfig) -> Result {
             return Err(invalid("api.token_file", "must not be empty"));
         }
     }
+    for (key, p) in [
+        ("api.state_file", &a.state_file),
+        ("api.tls_cert", &a.tls_cert),
+        ("api.tls_key", &a.tls_key),
+        ("api.tls_client_ca", &a.tls_client_ca),
+    ] {
+        if p.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+            return Err(invalid(key, "must not be empty"));
+        }
+    }
+    match (&a.tls_cert, &a.tls_key) {
+        (Some(_), None) => return Err(invalid("api.tls_key", "api.tls_cert needs api.tls_key")),
+        (None, Some(_)) => return Err(invalid("api.tls_cert", "api.tls_key needs api.tls_cert")),
+        _ => {}
+    }
+    if a.tls_client_ca.is_some() && a.tls_cert.is_none() {
+        return Err(invalid(
+            "api.tls_client_ca",
+            "client certificates (mTLS) need TLS: set api.tls_cert and api.tls_key",
+        ));
+    }
+    let (lo, hi) = ApiConfig::MAX_REQUEST_BYTES_RANGE;
+    if !(lo..=hi).contains(&a.max_request_bytes) {
+        return Err(invalid(
+            "api.max_request_bytes",
+            format!("between {lo} and {hi} (got {})", a.max_request_bytes),
+        ));
+    }
     if a.require_token_for_reads && a.token_file.is_none() {
         return Err(invalid(
             "api.require_token_for_reads",
