@@ -60,6 +60,18 @@ struct Cli {
     /// variable CGNAT_TOKEN is used when this is not given.
     #[arg(long, global = true)]
     token_file: Option<PathBuf>,
+    /// PEM CA certificate to verify the server with (TLS; implies `https://`).
+    #[arg(long, global = true)]
+    ca: Option<PathBuf>,
+    /// PEM client certificate for mutual TLS (with `--key`; `api.tls_client_ca` on the server).
+    #[arg(long, global = true, requires = "key")]
+    cert: Option<PathBuf>,
+    /// PEM private key of `--cert`.
+    #[arg(long, global = true, requires = "cert")]
+    key: Option<PathBuf>,
+    /// Name the server's certificate must carry (default: the host of `--server`).
+    #[arg(long, global = true)]
+    tls_name: Option<String>,
     /// Print JSON instead of tables.
     #[arg(long, global = true)]
     json: bool,
@@ -290,14 +302,40 @@ fn read_token(cli: &Cli) -> Result<Option<String>> {
         .map(|t| t.trim().to_owned()))
 }
 
+fn read_pem(what: &str, p: &std::path::Path) -> Result<Vec<u8>> {
+    std::fs::read(p).map_err(|e| Failure::usage(format!("cannot read {what} {}: {e}", p.display())))
+}
+
 async fn connect(cli: &Cli) -> Result<CgnatServiceClient<Channel>> {
+    let tls = cli.ca.is_some() || cli.cert.is_some();
     let server = if cli.server.contains("://") {
         cli.server.clone()
+    } else if tls {
+        format!("https://{}", cli.server)
     } else {
         format!("http://{}", cli.server)
     };
-    let endpoint = Channel::from_shared(server.clone())
+    let mut endpoint = Channel::from_shared(server.clone())
         .map_err(|e| Failure::usage(format!("--server {server:?}: {e}")))?;
+    if tls || server.starts_with("https://") {
+        use tonic::transport::{Certificate, ClientTlsConfig, Identity};
+        let mut c = ClientTlsConfig::new();
+        if let Some(ca) = &cli.ca {
+            c = c.ca_certificate(Certificate::from_pem(read_pem("--ca", ca)?));
+        }
+        if let (Some(cert), Some(key)) = (&cli.cert, &cli.key) {
+            c = c.identity(Identity::from_pem(
+                read_pem("--cert", cert)?,
+                read_pem("--key", key)?,
+            ));
+        }
+        if let Some(n) = &cli.tls_name {
+            c = c.domain_name(n.clone());
+        }
+        endpoint = endpoint
+            .tls_config(c)
+            .map_err(|e| Failure::usage(format!("TLS settings: {e}")))?;
+    }
     let t = Duration::from_secs(cli.timeout.max(1));
     let channel = endpoint
         .connect_timeout(t)

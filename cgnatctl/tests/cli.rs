@@ -264,3 +264,80 @@ async fn events_stream_until_count() {
     assert_eq!(v["kind"], "config-changed");
     assert_eq!(v["detail"], "timeouts.icmp = 120");
 }
+
+/// `--ca` / `--cert` / `--key` against a server with TLS and client certificates: without a
+/// certificate reads work and a drain needs the token; with one the drain needs nothing else;
+/// a server the CA did not sign is refused (exit 3).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_and_client_certificates() {
+    use control::api::TlsSettings;
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let dir = std::env::temp_dir().join(format!("cgnatctl-tls-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca_key = KeyPair::generate().unwrap();
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = p.self_signed(&ca_key).unwrap();
+    let leaf = |names: &[&str], stem: &str| {
+        let k = KeyPair::generate().unwrap();
+        let c = CertificateParams::new(names.iter().map(|s| (*s).to_string()).collect::<Vec<_>>())
+            .unwrap()
+            .signed_by(&k, &ca, &ca_key)
+            .unwrap();
+        std::fs::write(dir.join(format!("{stem}.pem")), c.pem()).unwrap();
+        std::fs::write(dir.join(format!("{stem}.key")), k.serialize_pem()).unwrap();
+    };
+    leaf(&["localhost"], "srv");
+    leaf(&["noc"], "cli");
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    let other = KeyPair::generate().unwrap();
+    let mut op = CertificateParams::new(Vec::<String>::new()).unwrap();
+    op.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    std::fs::write(dir.join("other.pem"), op.self_signed(&other).unwrap().pem()).unwrap();
+    let cfg = control::ApiConfig {
+        tls_cert: Some(dir.join("srv.pem")),
+        tls_key: Some(dir.join("srv.key")),
+        tls_client_ca: Some(dir.join("ca.pem")),
+        ..control::ApiConfig::default()
+    };
+    let fake = Arc::new(FakeAppliance::new());
+    let srv = ApiServer::new(
+        Arc::clone(&fake),
+        AuthPolicy::new(Some(TOKEN.into()), false).with_client_certs(true),
+    )
+    .with_tls(TlsSettings::from_config(&cfg).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(srv.serve(listener, async {
+        let _ = stopped.await;
+    }));
+    let server = format!("localhost:{port}");
+    let f = |n: &str| dir.join(n).to_str().unwrap().to_owned();
+    let ctl = |extra: Vec<String>| {
+        let mut v = vec![
+            "--server".to_owned(),
+            server.clone(),
+            "--ca".into(),
+            f("ca.pem"),
+        ];
+        v.extend(extra);
+        run(v)
+    };
+    let s = |a: &[&str]| a.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
+    let st = json(&ctl(s(&["--json", "status"])).await);
+    assert!(st["version"].is_string(), "{st}");
+    let o = ctl(s(&["pool", "drain", "203.0.113.1"])).await;
+    assert_eq!(code(&o), 6, "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(fake.state().draining.is_empty());
+    let mut with_cert = s(&["--cert", &f("cli.pem"), "--key", &f("cli.key")]);
+    with_cert.extend(s(&["pool", "drain", "203.0.113.1"]));
+    let o = ctl(with_cert).await;
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(fake.state().draining.len(), 1);
+    // A CA that did not sign the server's certificate: cannot reach it safely.
+    let o = run(s(&["--server", &server, "--ca", &f("other.pem"), "status"])).await;
+    assert_eq!(code(&o), 3, "{}", String::from_utf8_lossy(&o.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -7,7 +7,7 @@
 //! poll loop. [`ApiThread::stop`] ends both servers and joins the thread.
 
 use crate::daemon::DaemonError;
-use control::api::{ApiServer, Appliance, AuthPolicy, EventHub, HealthHandle};
+use control::api::{ApiServer, Appliance, AuthPolicy, EventHub, HealthHandle, TlsSettings};
 use control::ApiConfig;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -45,7 +45,24 @@ impl ApiThread {
             key: "api.token_file",
             problem: e.to_string(),
         })?;
-        let server = ApiServer::new(Arc::clone(&appliance), auth);
+        let tls = TlsSettings::from_config(cfg).map_err(|e| DaemonError::Config {
+            key: "api.tls_cert",
+            problem: e.to_string(),
+        })?;
+        if let Some(t) = &tls {
+            info!(
+                "api: gRPC over TLS{}",
+                if t.client_certs {
+                    ", client certificates signed by api.tls_client_ca authenticate"
+                } else {
+                    ""
+                }
+            );
+        }
+        let mtls = tls.as_ref().is_some_and(|t| t.client_certs);
+        let server = ApiServer::new(Arc::clone(&appliance), auth)
+            .with_tls(tls)
+            .with_max_request_bytes(cfg.max_request_bytes);
         let (health, events) = (server.health(), server.events());
         let grpc = cfg
             .enabled
@@ -60,7 +77,7 @@ impl ApiThread {
                 info!("{what} listening on {a}");
             }
         }
-        if grpc.is_some() && cfg.token_file.is_none() {
+        if grpc.is_some() && cfg.token_file.is_none() && !mtls {
             warn!("api: no api.token_file: mutating RPCs are refused (PERMISSION_DENIED)");
         }
         let rt = tokio::runtime::Builder::new_multi_thread()

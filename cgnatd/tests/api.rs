@@ -1339,3 +1339,116 @@ fn pool_prefix_added_live_and_kept_with_drains_across_a_restart() {
     d.stop();
     let _ = std::fs::remove_dir_all(&keep);
 }
+
+/// TLS and mTLS on a running cgnatd: the daemon reads `api.tls_cert`, `api.tls_key` and
+/// `api.tls_client_ca` (certificates from a test CA made with rcgen); a plaintext client gets
+/// nothing, a TLS client without a certificate reads, and a client certificate the CA signed
+/// authenticates a mutation without the token.
+#[test]
+fn tls_and_client_certificates_on_a_running_cgnatd() {
+    use pb::change_config_request::Change;
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    use tonic::transport::{Certificate, ClientTlsConfig, Identity};
+    let dir = std::env::temp_dir().join(format!("cgnat-api-tlsfiles-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_key = KeyPair::generate().unwrap();
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let leaf = |names: &[&str]| {
+        let k = KeyPair::generate().unwrap();
+        let c = CertificateParams::new(names.iter().map(|s| (*s).to_string()).collect::<Vec<_>>())
+            .unwrap()
+            .signed_by(&k, &ca, &ca_key)
+            .unwrap();
+        (c.pem(), k.serialize_pem())
+    };
+    let (srv_cert, srv_key) = leaf(&["localhost"]);
+    let (cli_cert, cli_key) = leaf(&["noc"]);
+    for (f, text) in [
+        ("srv.pem", &srv_cert),
+        ("srv.key", &srv_key),
+        ("ca.pem", &ca.pem()),
+        ("empty.pcap", &String::new()),
+    ] {
+        std::fs::write(dir.join(f), text).unwrap();
+    }
+    let mut f = std::fs::File::create(dir.join("empty.pcap")).unwrap();
+    f.write_all(&0xa1b2_c3d4u32.to_le_bytes()).unwrap();
+    f.write_all(&[
+        2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0,
+    ])
+    .unwrap();
+    drop(f);
+    let p = dir.display();
+    let d = Daemon::start(
+        "tls",
+        &[
+            format!("net_pcap0,rx_pcap={p}/empty.pcap,tx_pcap={p}/in_tx.pcap"),
+            format!("net_pcap1,rx_pcap={p}/empty.pcap,tx_pcap={p}/out_tx.pcap"),
+        ],
+        ["net_pcap0", "net_pcap1"],
+        "",
+        &format!(
+            "tls_cert = \"{p}/srv.pem\"\ntls_key = \"{p}/srv.key\"\ntls_client_ca = \"{p}/ca.pem\"\n\
+             [pool]\nprefixes = [\"203.0.113.0/30\"]\n"
+        ),
+        &[],
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        // Plaintext: no answer.
+        if let Ok(ch) = Channel::from_shared(format!("http://{}", d.grpc))
+            .unwrap()
+            .timeout(Duration::from_secs(5))
+            .connect()
+            .await
+        {
+            let r = CgnatServiceClient::new(ch)
+                .get_status(pb::GetStatusRequest {})
+                .await;
+            assert!(r.is_err(), "plaintext answered: {r:?}");
+        }
+        let client = |id: Option<Identity>| {
+            let mut tls = ClientTlsConfig::new()
+                .ca_certificate(Certificate::from_pem(ca.pem()))
+                .domain_name("localhost");
+            if let Some(id) = id {
+                tls = tls.identity(id);
+            }
+            let url = format!("https://{}", d.grpc);
+            async move {
+                let ch = Channel::from_shared(url)
+                    .unwrap()
+                    .tls_config(tls)
+                    .unwrap()
+                    .connect()
+                    .await
+                    .unwrap();
+                CgnatServiceClient::new(ch)
+            }
+        };
+        let mut anon = client(None).await;
+        let st = anon
+            .get_status(pb::GetStatusRequest {})
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(st.state, pb::ServingState::Serving as i32);
+        let drain = || change(Change::DrainAddress("203.0.113.1".into()));
+        let e = anon.change_config(drain()).await.unwrap_err();
+        assert_eq!(e.code(), Code::Unauthenticated, "{e:?}");
+        let mut op = client(Some(Identity::from_pem(&cli_cert, &cli_key))).await;
+        op.change_config(drain()).await.unwrap();
+        let st = anon
+            .get_status(pb::GetStatusRequest {})
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(st.draining, vec!["203.0.113.1".to_string()]);
+    });
+    drop(rt);
+    d.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}

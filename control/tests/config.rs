@@ -484,6 +484,10 @@ const BAD: &[Case] = &[
     (&[Set("api", "metrics_listen", r#""127.0.0.1:50051""#)], Some("api.metrics_listen"), "127.0.0.1:50051 is already used by api.listen"),
     (&[Set("api", "require_token_for_reads", "true")], Some("api.require_token_for_reads"), "needs api.token_file"),
     (&[Set("api", "token_file", r#""""#)], Some("api.token_file"), "must not be empty"),
+    (&[Set("api", "tls_cert", r#""/etc/cgnat/api.pem""#)], Some("api.tls_key"), "api.tls_cert needs api.tls_key"),
+    (&[Set("api", "tls_key", r#""/etc/cgnat/api.key""#)], Some("api.tls_cert"), "api.tls_key needs api.tls_cert"),
+    (&[Set("api", "tls_client_ca", r#""/etc/cgnat/ca.pem""#)], Some("api.tls_client_ca"), "client certificates (mTLS) need TLS"),
+    (&[Set("api", "max_request_bytes", "100")], Some("api.max_request_bytes"), "between 1024 and 4194304 (got 100)"),
     (&[Set("api", "tokenfile", r#""x""#)], Some("api.tokenfile"), "unknown key \"tokenfile\" in [api]"),
     // [alg]
     (&[Set("alg.ftp", "ports", "[]")], Some("alg.ftp.ports"), "between 1 and 16 ports (got 0)"),

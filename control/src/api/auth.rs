@@ -1,10 +1,13 @@
-//! Access control: a bearer token read from `api.token_file`, required for every mutating RPC
-//! and, with `api.require_token_for_reads`, for read-only ones too.
+//! Access control: a bearer token read from `api.token_file` and/or a client certificate
+//! verified by mutual TLS (`api.tls_client_ca`, [`super::tls`]), one of them required for every
+//! mutating RPC and, with `api.require_token_for_reads`, for read-only ones too.
 //!
-//! Clients send `authorization: Bearer <token>` metadata. A missing or wrong token is
-//! UNAUTHENTICATED; a mutating RPC on a server that has no token configured is
-//! PERMISSION_DENIED (mutations are disabled, no token can help). Health and reflection are
-//! never protected: load balancers and grpcurl need them without credentials.
+//! Clients send `authorization: Bearer <token>` metadata, or connect with a certificate the
+//! client CA signed (a request on such a connection is authenticated whatever its metadata). A
+//! missing or wrong token without a certificate is UNAUTHENTICATED; a mutating RPC on a server
+//! with neither a token nor a client CA is PERMISSION_DENIED (mutations are disabled, no
+//! credential can help). Health and reflection are never protected: load balancers and
+//! grpcurl need them without credentials.
 
 use std::path::{Path, PathBuf};
 
@@ -46,6 +49,7 @@ pub enum AuthError {
 pub struct AuthPolicy {
     token: Option<String>,
     require_for_reads: bool,
+    client_certs: bool,
 }
 
 impl std::fmt::Debug for AuthPolicy {
@@ -53,6 +57,7 @@ impl std::fmt::Debug for AuthPolicy {
         f.debug_struct("AuthPolicy")
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("require_for_reads", &self.require_for_reads)
+            .field("client_certs", &self.client_certs)
             .finish()
     }
 }
@@ -63,24 +68,43 @@ impl AuthPolicy {
         Self {
             token,
             require_for_reads,
+            client_certs: false,
         }
+    }
+
+    /// Also accepts requests on connections with a verified client certificate (mTLS).
+    pub fn with_client_certs(mut self, on: bool) -> Self {
+        self.client_certs = on;
+        self
     }
 
     /// The policy of `cfg`, reading `token_file` (trimmed; must not be empty).
     pub fn from_config(cfg: &ApiConfig) -> Result<Self, AuthError> {
         let token = cfg.token_file.as_deref().map(read_token).transpose()?;
-        Ok(Self::new(token, cfg.require_token_for_reads))
+        Ok(Self::new(token, cfg.require_token_for_reads)
+            .with_client_certs(cfg.tls_client_ca.is_some() && cfg.tls_cert.is_some()))
     }
 
-    /// Checks the request metadata for an RPC of kind `access`.
+    /// Checks an RPC of kind `access` with metadata `md`, on a connection whose client
+    /// presented a certificate the TLS handshake verified (`client_cert`) or not.
     #[allow(clippy::result_large_err)] // tonic::Status is what handlers return.
-    pub fn check(&self, md: &MetadataMap, access: Access) -> Result<(), Status> {
+    pub fn check(&self, md: &MetadataMap, access: Access, client_cert: bool) -> Result<(), Status> {
         if access == Access::Read && !self.require_for_reads {
             return Ok(());
         }
+        if client_cert && self.client_certs {
+            return Ok(());
+        }
         let Some(token) = &self.token else {
+            if self.client_certs {
+                return Err(Status::unauthenticated(
+                    "a client certificate signed by api.tls_client_ca is required (the server \
+                     has no api.token_file)",
+                ));
+            }
             return Err(Status::permission_denied(
-                "mutating RPCs are disabled: the server has no api.token_file",
+                "mutating RPCs are disabled: the server has neither api.token_file nor \
+                 api.tls_client_ca",
             ));
         };
         let given = md
@@ -135,30 +159,47 @@ mod tests {
     #[test]
     fn policy() {
         let p = AuthPolicy::new(Some("s3cret".into()), false);
-        assert!(p.check(&md(None), Access::Read).is_ok());
+        assert!(p.check(&md(None), Access::Read, false).is_ok());
         let code = |r: Result<(), Status>| r.unwrap_err().code();
         assert_eq!(
-            code(p.check(&md(None), Access::Write)),
+            code(p.check(&md(None), Access::Write, false)),
             tonic::Code::Unauthenticated
         );
         let wrong = md(Some("Bearer s3creT"));
         assert_eq!(
-            code(p.check(&wrong, Access::Write)),
+            code(p.check(&wrong, Access::Write, false)),
             tonic::Code::Unauthenticated
         );
-        assert!(p.check(&md(Some("Bearer s3cret")), Access::Write).is_ok());
+        assert!(p
+            .check(&md(Some("Bearer s3cret")), Access::Write, false)
+            .is_ok());
         let reads = AuthPolicy::new(Some("s3cret".into()), true);
         assert_eq!(
-            code(reads.check(&md(None), Access::Read)),
+            code(reads.check(&md(None), Access::Read, false)),
             tonic::Code::Unauthenticated
         );
         let none = AuthPolicy::new(None, false);
         let ok = md(Some("Bearer s3cret"));
         assert_eq!(
-            code(none.check(&ok, Access::Write)),
+            code(none.check(&ok, Access::Write, false)),
             tonic::Code::PermissionDenied
         );
         assert!(!format!("{p:?}").contains("s3cret"));
+        // A certificate counts only when the server verifies client certificates.
+        assert_eq!(
+            code(p.check(&md(None), Access::Write, true)),
+            tonic::Code::Unauthenticated
+        );
+        let mtls = AuthPolicy::new(Some("s3cret".into()), true).with_client_certs(true);
+        assert!(mtls.check(&md(None), Access::Write, true).is_ok());
+        assert!(mtls.check(&md(None), Access::Read, true).is_ok());
+        assert!(mtls.check(&ok, Access::Write, false).is_ok());
+        let cert_only = AuthPolicy::new(None, false).with_client_certs(true);
+        assert!(cert_only.check(&md(None), Access::Write, true).is_ok());
+        assert_eq!(
+            code(cert_only.check(&ok, Access::Write, false)),
+            tonic::Code::Unauthenticated
+        );
     }
 
     #[test]
@@ -172,7 +213,9 @@ mod tests {
             ..ApiConfig::default()
         };
         let p = AuthPolicy::from_config(&cfg).unwrap();
-        assert!(p.check(&md(Some("Bearer abc")), Access::Write).is_ok());
+        assert!(p
+            .check(&md(Some("Bearer abc")), Access::Write, false)
+            .is_ok());
         std::fs::write(&f, "\n").unwrap();
         assert!(matches!(
             AuthPolicy::from_config(&cfg),

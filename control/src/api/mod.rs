@@ -27,6 +27,7 @@ pub mod lookup;
 pub mod model;
 pub mod proto;
 mod service;
+pub mod tls;
 
 use std::future::Future;
 use std::net::Ipv4Addr;
@@ -42,6 +43,7 @@ use model::{
     AlgStatus, Binding, BlockFilter, EntryFilter, LookupAnswer, PortBlock, Session, StatsSnapshot,
     StatusSnapshot, ValidatedChange,
 };
+pub use tls::{TlsError, TlsSettings};
 
 /// Entries of `ListBindings` / `ListSessions`, produced as they are gathered (e.g. worker by
 /// worker). A bounded channel: the producer waits when the client reads slowly, and stops when
@@ -96,6 +98,8 @@ pub struct ApiServer<A: Appliance> {
     auth: AuthPolicy,
     health: HealthHandle,
     events: EventHub,
+    tls: Option<TlsSettings>,
+    max_request_bytes: usize,
 }
 
 impl<A: Appliance> ApiServer<A> {
@@ -107,7 +111,21 @@ impl<A: Appliance> ApiServer<A> {
             auth,
             health: HealthHandle::new(events.clone()),
             events,
+            tls: None,
+            max_request_bytes: crate::config::ApiConfig::DEFAULT_MAX_REQUEST_BYTES,
         }
+    }
+
+    /// Serves over TLS (and verifies client certificates if `tls` says so).
+    pub fn with_tls(mut self, tls: Option<TlsSettings>) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// Refuses request messages larger than `bytes` (RESOURCE_EXHAUSTED... see `docs/api.md`).
+    pub fn with_max_request_bytes(mut self, bytes: usize) -> Self {
+        self.max_request_bytes = bytes;
+        self
     }
 
     /// The handle that sets the serving state (health).

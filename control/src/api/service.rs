@@ -45,7 +45,9 @@ impl<A: Appliance> Service<A> {
 
     #[allow(clippy::result_large_err)] // tonic::Status is what handlers return.
     fn check<T>(&self, req: &Request<T>, access: Access) -> Result<(), Status> {
-        self.auth.check(req.metadata(), access)
+        // With mTLS, a certificate the handshake verified against api.tls_client_ca.
+        let cert = req.peer_certs().is_some_and(|c| !c.is_empty());
+        self.auth.check(req.metadata(), access, cert)
     }
 }
 
@@ -308,17 +310,22 @@ pub(super) async fn serve<A: Appliance>(
     let v1 = reflection().build_v1().map_err(bad)?;
     let v1alpha = reflection().build_v1alpha().map_err(bad)?;
 
+    let max = server.max_request_bytes;
     let service = Service {
         appliance: server.appliance,
         auth: server.auth,
         health: server.health,
         events: server.events,
     };
-    let result = tonic::transport::Server::builder()
-        .add_service(health_service)
-        .add_service(v1)
-        .add_service(v1alpha)
-        .add_service(CgnatServiceServer::new(service))
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = server.tls {
+        builder = builder.tls_config(tls.config)?;
+    }
+    let result = builder
+        .add_service(health_service.max_decoding_message_size(max))
+        .add_service(v1.max_decoding_message_size(max))
+        .add_service(v1alpha.max_decoding_message_size(max))
+        .add_service(CgnatServiceServer::new(service).max_decoding_message_size(max))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await;
     follow.abort();

@@ -909,10 +909,10 @@ fn validate_api(a: &ApiConfig) -> Result {
             format!("between {lo} and {hi} (got {})", a.max_request_bytes),
         ));
     }
-    if a.require_token_for_reads && a.token_file.is_none() {
+    if a.require_token_for_reads && a.token_file.is_none() && a.tls_client_ca.is_none() {
         return Err(invalid(
             "api.require_token_for_reads",
-            "needs api.token_file (there is no token to require)",
+            "needs api.token_file or api.tls_client_ca (there is no credential to require)",
         ));
     }
     Ok(())
