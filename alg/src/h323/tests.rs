@@ -757,3 +757,100 @@ fn other_h245_and_h225_messages_pass_untouched() {
     assert!(o.edits.is_empty());
     assert_eq!((c.messages, c.total_failures()), (1, 0));
 }
+
+/// Writes the seed corpus of the `h323` fuzz target (`fuzz/corpus/h323/`): the fixtures in
+/// each situation of the harness, and the malformed variants of the tests above.
+#[test]
+#[ignore]
+fn write_fuzz_corpus() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/corpus/h323");
+    std::fs::create_dir_all(dir).unwrap();
+    let put = |name: &str, flags: u8, body: &[u8]| {
+        let mut v = vec![flags];
+        v.extend_from_slice(body);
+        std::fs::write(format!("{dir}/{name}"), v).unwrap();
+    };
+    for (name, m) in fixtures() {
+        let name = name.trim_end_matches(".bin");
+        let base = if name.starts_with("ras") {
+            2
+        } else if name.starts_with("h245") {
+            1
+        } else {
+            0
+        };
+        put(name, base, &m);
+        put(&format!("{name}_outside"), base | 4, &m);
+        if base != 2 {
+            put(&format!("{name}_seg16_retx"), base | 8 | 0x20, &m);
+        }
+    }
+    let setup = fixture("setup.bin");
+    let i = fast_start_count_offset(&setup);
+    let mut x = setup.clone();
+    x[i] = 0x7f;
+    put("setup_huge_count", 0, &x);
+    let mut x = setup.clone();
+    x[i + 1] = 0x7f;
+    put("setup_length_past_end", 0, &x);
+    let mut x = setup.clone();
+    x[i + 1] = 0xc1;
+    put("setup_fragmented", 0, &x);
+    let mut x = setup.clone();
+    x[2..4].copy_from_slice(&3u16.to_be_bytes());
+    put("tpkt_length_3", 0, &x);
+    put("tpkt_truncated", 0, &setup[..3]);
+    let mut two = fixture("facility_h245.bin");
+    two.extend(&setup);
+    put("two_tpkts", 0, &two);
+    let mut post = b"POST / HTTP/1.1\r\nContent-Length: 193\r\n\r\n".to_vec();
+    post.extend(&setup);
+    put("slipstream_post", 0x50, &post);
+    let mut body = testenc::h245_olc(1, sa(INSIDE, 5002), sa(INSIDE, 5003));
+    body[1] |= 0x80;
+    body.push(0x7e);
+    put("h245_ext_bitmap_past_end", 1, &testenc::tpkt(&body));
+}
+
+// ---------------------------------------------------------------------------------------
+// Properties: any corruption of a real message keeps the harness invariants (6-byte
+// in-bounds overwrites of the sender's own address, no pinhole to a third host).
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn situations() -> impl Strategy<Value = (Vec<u8>, u8)> {
+        let all = fixtures();
+        (0..all.len(), any::<u8>()).prop_map(move |(i, flags)| {
+            let (name, m) = &all[i];
+            let base = if name.starts_with("ras") {
+                2
+            } else if name.starts_with("h245") {
+                1
+            } else {
+                0
+            };
+            (m.clone(), (flags & !3) | base)
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn corrupted_messages_keep_the_invariants(
+            (m, flags) in situations(),
+            flips in proptest::collection::vec((any::<u16>(), any::<u8>()), 0..6),
+            cut in any::<u16>(),
+        ) {
+            let mut m = m;
+            for (at, v) in flips {
+                let i = usize::from(at) % m.len();
+                m[i] ^= v;
+            }
+            let cut = usize::from(cut) % (m.len() + 1);
+            let mut data = vec![flags];
+            data.extend_from_slice(&m[..cut.max(1)]);
+            crate::fuzz_harness_h323::h323(&data);
+        }
+    }
+}
