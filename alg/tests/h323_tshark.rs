@@ -223,6 +223,14 @@ fn want(name: &str, ip: Ipv4Addr, p: u16) -> [String; 6] {
         // Call forwarding to a third host: never rewritten.
         "facility_forward" => [s(""), s(""), s("100.64.0.99"), s("1720"), s(""), s("")],
         "facility_h245" => [ip, port(40004), s(""), s(""), s(""), s("")],
+        "progress" => [
+            ip.clone(),
+            port(40006),
+            s(""),
+            s(""),
+            rep(2, &ip),
+            format!("{},{}", port(5006), port(5007)),
+        ],
         "h245_olc" => [
             s(""),
             s(""),

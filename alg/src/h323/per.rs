@@ -116,6 +116,14 @@ impl<'a> Per<'a> {
         Ok(v)
     }
 
+    /// Skips `n` bits in one step (a known-multiplier character string).
+    pub fn skip_bits(&mut self, n: usize) -> R<()> {
+        self.step()?;
+        self.need(n)?;
+        self.pos += n;
+        Ok(())
+    }
+
     /// Skips to the next octet boundary (X.691 "octet-aligned in the ALIGNED variant").
     pub fn align(&mut self) -> R<()> {
         let p = self.pos.div_ceil(8) * 8;

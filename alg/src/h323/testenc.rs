@@ -115,6 +115,10 @@ impl W {
     }
 }
 
+fn w_(f: impl FnOnce(&mut W)) -> W {
+    w(f)
+}
+
 fn w(f: impl FnOnce(&mut W)) -> W {
     let mut x = W::new();
     f(&mut x);
@@ -274,6 +278,11 @@ pub fn h245_olc_ack(number: u32, media: SocketAddrV4, control: SocketAddrV4) -> 
 
 /// H323-UserInformation around a body (choice index `body`, root unless `ext_body`).
 fn user_information(body: u32, ext_body: bool, uuie: W) -> Vec<u8> {
+    user_information_tunnel(body, ext_body, uuie, false)
+}
+
+/// The same, optionally with one tunnelled H.245 message in `h245Control`.
+fn user_information_tunnel(body: u32, ext_body: bool, uuie: W, tunnel: bool) -> Vec<u8> {
     let mut w = W::new();
     w.bit(false).bit(false); // H323-UserInformation: ext, user-data
     w.bit(true).bit(false); // H323-UU-PDU: ext, nonStandardData
@@ -284,7 +293,22 @@ fn user_information(body: u32, ext_body: bool, uuie: W) -> Vec<u8> {
         assert_eq!(w.bits % 8, 0, "the UUIE starts octet-aligned");
         w.append(&uuie);
     }
-    w.exts(vec![(1, boolean(false))]); // h245Tunnelling FALSE
+    let mut adds = vec![(1, boolean(tunnel))]; // h245Tunnelling
+    if tunnel {
+        // h245Control: one MultimediaSystemControlMessage (here an OLC).
+        let olc = h245_olc(
+            1,
+            "100.64.0.2:5000".parse().unwrap(),
+            "100.64.0.2:5001".parse().unwrap(),
+        );
+        adds.push((
+            2,
+            w_(|w| {
+                w.len(1).len(olc.len()).octets(&olc);
+            }),
+        ));
+    }
+    w.exts(adds);
     w.finish()
 }
 
@@ -397,6 +421,38 @@ pub fn facility(alternative: Option<SocketAddrV4>, h245: Option<SocketAddrV4>) -
         w.exts(adds);
     });
     user_information(6, false, u)
+}
+
+/// H.225.0 Facility startH245 whose H323-UU-PDU tunnels H.245 in h245Control.
+pub fn facility_tunnelled(h245: SocketAddrV4) -> Vec<u8> {
+    let u = uuie(|w| {
+        w.bit(true).bits(0b001, 3);
+        w.oid(&H225_V4);
+        w.octets(&GUID);
+        w.choice_ext(1, W::new());
+        w.exts(vec![(0, call_identifier()), (6, self::w(|w| ta(w, h245)))]);
+    });
+    user_information_tunnel(6, false, u, true)
+}
+
+/// H.225.0 Progress (an extension alternative of the body) with h245Address and fastStart.
+pub fn progress(h245: SocketAddrV4, fast_start: &[Vec<u8>]) -> Vec<u8> {
+    let u = uuie(|w| {
+        w.bit(false);
+        // h245Address, h245SecurityMode, tokens, cryptoTokens, fastStart
+        w.bit(true).bits(0, 3).bit(!fast_start.is_empty());
+        w.oid(&H225_V4);
+        endpoint(w);
+        ta(w, h245);
+        w.bit(false).octets(&GUID); // callIdentifier
+        if !fast_start.is_empty() {
+            w.len(fast_start.len());
+            for e in fast_start {
+                w.len(e.len()).octets(e);
+            }
+        }
+    });
+    user_information(0, true, u)
 }
 
 /// A Q.931 message of type `message_type` carrying `uu` (the H323-UserInformation).

@@ -52,6 +52,16 @@ pub fn fixtures() -> Vec<(&'static str, Vec<u8>)> {
             )),
         ),
         (
+            "progress.bin",
+            testenc::tpkt(&testenc::q931(
+                0x03,
+                &testenc::progress(
+                    sa(INSIDE, 40006),
+                    &[testenc::olc(2, sa(INSIDE, 5006), sa(INSIDE, 5007), true)],
+                ),
+            )),
+        ),
+        (
             "h245_olc.bin",
             testenc::tpkt(&testenc::h245_olc(3, sa(INSIDE, 5002), sa(INSIDE, 5003))),
         ),
@@ -305,6 +315,33 @@ fn facility_start_h245_is_rewritten() {
         [inbound(Protocol::Tcp, 50004, 40004)]
     );
     assert_failures(&c, &[]);
+}
+
+#[test]
+fn progress_rewrites_h245_address_and_fast_start() {
+    use AddrKind::*;
+    let (o, c, _, out) = run(H323Channel::CallSignalling, &fixture("progress.bin"));
+    assert_eq!(
+        addresses(H323Channel::CallSignalling, &out),
+        [
+            (H245Address, sa(PUBLIC, 50006)),
+            (MediaChannel, sa(PUBLIC, 15006)),
+            (MediaControlChannel, sa(PUBLIC, 15007)),
+        ]
+    );
+    assert_eq!(o.expectations().count(), 3);
+    assert_failures(&c, &[]);
+}
+
+#[test]
+fn tunnelled_h245_is_counted_and_the_rest_rewritten() {
+    let m = testenc::tpkt(&testenc::q931(
+        0x62,
+        &testenc::facility_tunnelled(sa(INSIDE, 40004)),
+    ));
+    let (o, c, _, _) = run(H323Channel::CallSignalling, &m);
+    assert_eq!(o.edits.len(), 1);
+    assert_failures(&c, &[(H323Error::H245Tunnelled, 1)]);
 }
 
 #[test]

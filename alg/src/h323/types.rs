@@ -142,10 +142,7 @@ pub(super) fn alias_address(r: &mut Per<'_>) -> R<()> {
         Choice::Root(0) => {
             let n = r.size(1, 128)?;
             r.align()?;
-            for _ in 0..n {
-                r.bits(4)?;
-            }
-            Ok(())
+            r.skip_bits(n * 4)
         }
         Choice::Root(_) => {
             let n = r.size(1, 256)?;
