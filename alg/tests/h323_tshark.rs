@@ -55,6 +55,11 @@ const FIXTURES: &[(&str, Kind, &[u8])] = &[
         include_bytes!("fixtures/h323/h245_olc.bin"),
     ),
     (
+        "h245_olc_h263",
+        Kind::H245,
+        include_bytes!("fixtures/h323/h245_olc_h263.bin"),
+    ),
+    (
         "h245_olc_ack",
         Kind::H245,
         include_bytes!("fixtures/h323/h245_olc_ack.bin"),
@@ -238,6 +243,14 @@ fn want(name: &str, ip: Ipv4Addr, p: u16) -> [String; 6] {
             s(""),
             rep(2, &ip),
             format!("{},{}", port(5002), port(5003)),
+        ],
+        "h245_olc_h263" => [
+            s(""),
+            s(""),
+            s(""),
+            s(""),
+            rep(2, &ip),
+            format!("{},{}", port(5008), port(5009)),
         ],
         "h245_olc_ack" => [
             s(""),

@@ -8,8 +8,9 @@
 //! `multiplexParameters` (so an open type), and the two addresses come early in them: the
 //! decoder stops after `mediaControlChannel` and the open type resumes past the rest. What
 //! precedes them, the channel's `dataType`, must be stepped over: audio capabilities (all
-//! root alternatives but IS13818), H.261 video, null data and non-standard types are
-//! decoded; other video and data capabilities are [`H323Error::PerUnsupported`].
+//! root alternatives but IS13818), H.261 and H.263 video, null data and non-standard types
+//! are decoded; other video (H.262, IS11172) and data capabilities are
+//! [`H323Error::PerUnsupported`].
 
 use super::per::{Choice, Per};
 use super::types::{ipv4, non_standard_parameter};
@@ -300,6 +301,36 @@ fn audio_capability(r: &mut Per<'_>) -> R<()> {
 }
 
 /// ```text
+/// H263VideoCapability ::= SEQUENCE { sqcifMPI INTEGER (1..32) OPTIONAL,
+///   qcifMPI, cifMPI, cif4MPI, cif16MPI INTEGER (1..32) OPTIONAL,
+///   maxBitRate INTEGER (1..192400), unrestrictedVector BOOLEAN, arithmeticCoding BOOLEAN,
+///   advancedPrediction BOOLEAN, pbFrames BOOLEAN, temporalSpatialTradeOffCapability BOOLEAN,
+///   hrd-B INTEGER (0..524287) OPTIONAL, bppMaxKb INTEGER (0..65535) OPTIONAL,
+///   ..., slowSqcifMPI, ..., h263Options, enhancementLayerInfo }
+/// ```
+/// The extension additions (where H.263's complexity lives) are skipped by length.
+fn h263_video_capability(r: &mut Per<'_>) -> R<()> {
+    let (ext, opt) = r.preamble(true, 7)?;
+    for i in 0..5 {
+        if opt.has(i) {
+            r.constrained(1, 32)?;
+        }
+    }
+    r.constrained(1, 192_400)?;
+    r.bits(5)?;
+    if opt.has(5) {
+        r.constrained(0, 524_287)?;
+    }
+    if opt.has(6) {
+        r.constrained(0, 65535)?;
+    }
+    if ext {
+        r.skip_extensions()?;
+    }
+    Ok(())
+}
+
+/// ```text
 /// VideoCapability ::= CHOICE { nonStandard, h261VideoCapability, h262VideoCapability,
 ///   h263VideoCapability, is11172VideoCapability, ..., genericVideoCapability, ... }
 /// H261VideoCapability ::= SEQUENCE { qcifMPI INTEGER (1..4) OPTIONAL,
@@ -324,6 +355,7 @@ fn video_capability(r: &mut Per<'_>) -> R<()> {
             }
             Ok(())
         }
+        Choice::Root(3) => h263_video_capability(r),
         Choice::Root(_) => Err(H323Error::PerUnsupported),
         Choice::Ext(_) => r.skip_open_type(),
     }

@@ -55,8 +55,13 @@ impl W {
             self.bits(x, n)
         } else if range == 256 {
             self.align().bits(x, 8)
-        } else {
+        } else if range <= 65536 {
             self.align().bits(x, 16)
+        } else {
+            // Octet count 1..=max as a constrained whole number, then the octets.
+            let max = (32 - (range - 1).leading_zeros()).div_ceil(8);
+            let n = (32 - x.leading_zeros()).div_ceil(8).max(1);
+            self.cons(n, 1, max).align().bits(x, 8 * n)
         }
     }
     pub fn len(&mut self, n: usize) -> &mut Self {
@@ -257,6 +262,21 @@ pub fn h245_olc(number: u32, media: SocketAddrV4, control: SocketAddrV4) -> Vec<
     w.bit(false).bit(false);
     g711(&mut w);
     w.choice_ext(0, h2250(1, Some(media), Some(control)));
+    w.finish()
+}
+
+/// H.245 request openLogicalChannel for H.263 video (QCIF and CIF at 30 fps, 384 kbit/s).
+pub fn h245_olc_h263(number: u32, media: SocketAddrV4, control: SocketAddrV4) -> Vec<u8> {
+    let mut w = W::new();
+    w.choice(0, 4, true).choice(3, 11, true);
+    w.bit(false).bit(false).cons(number, 1, 65535);
+    w.bit(false).bit(false);
+    w.choice(2, 6, true).choice(3, 5, true); // videoData h263VideoCapability
+    w.bit(false).bits(0b0110000, 7);
+    w.cons(1, 1, 32).cons(1, 1, 32);
+    w.cons(3840, 1, 192_400);
+    w.bits(0, 5);
+    w.choice_ext(0, h2250(2, Some(media), Some(control)));
     w.finish()
 }
 

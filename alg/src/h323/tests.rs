@@ -66,6 +66,14 @@ pub fn fixtures() -> Vec<(&'static str, Vec<u8>)> {
             testenc::tpkt(&testenc::h245_olc(3, sa(INSIDE, 5002), sa(INSIDE, 5003))),
         ),
         (
+            "h245_olc_h263.bin",
+            testenc::tpkt(&testenc::h245_olc_h263(
+                4,
+                sa(INSIDE, 5008),
+                sa(INSIDE, 5009),
+            )),
+        ),
+        (
             "h245_olc_ack.bin",
             testenc::tpkt(&testenc::h245_olc_ack(
                 3,
@@ -301,6 +309,20 @@ fn h245_open_logical_channel_and_ack_are_rewritten() {
     );
     assert_eq!(o.expectations().count(), 2);
     assert_eq!((c.messages, c.rewrites, c.expectations), (1, 1, 2));
+}
+
+#[test]
+fn h245_video_channel_h263_is_rewritten() {
+    let (o, c, _, out) = run(H323Channel::H245, &fixture("h245_olc_h263.bin"));
+    assert_eq!(
+        addresses(H323Channel::H245, &out),
+        [
+            (AddrKind::MediaChannel, sa(PUBLIC, 15008)),
+            (AddrKind::MediaControlChannel, sa(PUBLIC, 15009))
+        ]
+    );
+    assert_eq!(o.expectations().count(), 2);
+    assert_failures(&c, &[]);
 }
 
 #[test]
@@ -774,12 +796,12 @@ fn q931_without_user_user_is_refused() {
 
 #[test]
 fn unsupported_video_capability_is_counted() {
-    // OpenLogicalChannel with dataType videoData h263VideoCapability.
+    // OpenLogicalChannel with dataType videoData h262VideoCapability.
     let mut w = testenc::W::new();
     w.choice(0, 4, true).choice(3, 11, true);
     w.bit(false).bit(false).cons(1, 1, 65535);
     w.bit(false).bit(false);
-    w.choice(2, 6, true).choice(3, 5, true);
+    w.choice(2, 6, true).choice(2, 5, true);
     w.bits(0, 16);
     let m = testenc::tpkt(&w.finish());
     expect_failure(H323Channel::H245, &m, H323Error::PerUnsupported);

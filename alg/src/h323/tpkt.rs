@@ -29,7 +29,7 @@ pub const TPKT_VERSION: u8 = 3;
 /// TPKT header length.
 pub const TPKT_HEADER: usize = 4;
 /// TPKT boundaries remembered per direction.
-pub const MAX_BOUNDARIES: usize = 4;
+pub const MAX_BOUNDARIES: usize = 8;
 /// Most TPKTs examined in one segment.
 pub const MAX_TPKTS_PER_SEGMENT: usize = 16;
 
@@ -137,13 +137,13 @@ mod tests {
         assert_eq!(t.start(100), Some(Start::Header));
         t.body_at(104, 20);
         assert_eq!(t.start(104), Some(Start::Body(20)));
-        for s in [124, 200, 300, 400] {
+        for s in (0..MAX_BOUNDARIES).map(|i| 200 + 10 * i as u32) {
             t.header_at(s);
         }
         assert_eq!(t.start(100), None);
         assert_eq!(t.start(104), None);
-        assert_eq!(t.start(124), Some(Start::Header));
-        assert_eq!(t.start(400), Some(Start::Header));
-        assert_eq!(t.start(401), None);
+        assert_eq!(t.start(200), Some(Start::Header));
+        assert_eq!(t.start(270), Some(Start::Header));
+        assert_eq!(t.start(271), None);
     }
 }
