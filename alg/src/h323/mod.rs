@@ -14,8 +14,9 @@
 //!
 //! Every such address is an `ipAddress`/`iPAddress` SEQUENCE whose 4-octet address and 16-bit
 //! port sit octet-aligned and contiguous, so a rewrite is always a same-length 6-byte
-//! overwrite: no TCP sequence correction. [`process`] turns what was found into edits and
-//! expectations with the policies documented in `docs/alg.md` ("H.323"):
+//! overwrite: no TCP sequence correction. [`process_segment`] and [`process_ras`] turn what
+//! was found into edits and expectations with the policies documented in `docs/alg.md`
+//! ("H.323"):
 //!
 //! * a decode failure anywhere in a message leaves the whole message untouched (counted);
 //! * an address that is not the sender's own gets no rewrite and no expectation (counted):
