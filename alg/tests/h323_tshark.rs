@@ -269,6 +269,15 @@ fn want(name: &str, ip: Ipv4Addr, p: u16) -> [String; 6] {
             s(""),
         ],
         "ras_grq" => [s(""), s(""), ip, port(1719), s(""), s("")],
+        // The callee's destCallSignalAddress is a third host's: never rewritten.
+        "ras_arq" => [
+            s(""),
+            s(""),
+            format!("{peer},{ip}"),
+            format!("1720,{}", port(40001)),
+            s(""),
+            s(""),
+        ],
         _ => unreachable!(),
     }
 }

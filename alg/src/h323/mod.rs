@@ -10,7 +10,7 @@
 //! * H.245 OpenLogicalChannel and OpenLogicalChannelAck: `mediaChannel` (RTP) and
 //!   `mediaControlChannel` (RTCP) of the H.225.0 logical channel parameters ([`h245`]);
 //! * RAS GatekeeperRequest `rasAddress`, RegistrationRequest `callSignalAddress` and
-//!   `rasAddress` ([`ras`]).
+//!   `rasAddress`, AdmissionRequest `srcCallSignalAddress` ([`ras`]).
 //!
 //! Every such address is an `ipAddress`/`iPAddress` SEQUENCE whose 4-octet address and 16-bit
 //! port sit octet-aligned and contiguous, so a rewrite is always a same-length 6-byte
@@ -106,7 +106,8 @@ reasons! {
 pub enum AddrKind {
     /// H.225.0 `h245Address`: the H.245 control channel listener (TCP).
     H245Address,
-    /// Setup `sourceCallSignalAddress`: rewritten, no expectation.
+    /// Setup `sourceCallSignalAddress`, ARQ `srcCallSignalAddress`: the sender's own call
+    /// signalling address, rewritten, no expectation.
     SourceCallSignalAddress,
     /// H.245 `mediaChannel`: RTP receiver (UDP, even port).
     MediaChannel,

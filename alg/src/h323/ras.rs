@@ -5,16 +5,16 @@
 //! |---|---|
 //! | GatekeeperRequest (GRQ) | rasAddress |
 //! | RegistrationRequest (RRQ, also the lightweight keep-alive form) | every callSignalAddress and rasAddress |
+//! | AdmissionRequest (ARQ) | srcCallSignalAddress (rewritten, no expectation) |
 //!
-//! Every other RAS message (confirms and rejects from the gatekeeper, ARQ/BRQ/DRQ/LRQ/IRR,
-//! ...) is passed untouched and not counted as a failure: the endpoint's RAS and call
-//! signalling addresses are already known to the gatekeeper from GRQ/RRQ, and ARQ's
-//! srcCallSignalAddress follows root components (aliases, bandwidth, call model) whose
-//! decoding is not worth the risk. Decoding stops once the addresses are read: a RAS message
-//! is the whole datagram, nothing needs to be stepped over after them.
+//! Every other RAS message (confirms and rejects from the gatekeeper, BRQ/DRQ/LRQ/IRR, ...)
+//! is passed untouched and not counted as a failure: the endpoint's RAS and call signalling
+//! addresses are known to the gatekeeper from GRQ/RRQ. ARQ's destCallSignalAddress names the
+//! callee (a third host) and is left alone. Decoding stops once the addresses are read: a RAS
+//! message is the whole datagram, nothing needs to be stepped over after them.
 
 use super::per::{Choice, Per};
-use super::types::{non_standard_parameter, transport_address};
+use super::types::{alias_addresses, non_standard_parameter, transport_address};
 use super::{AddrKind, Findings, H323Error};
 
 type R<T> = Result<T, H323Error>;
@@ -26,6 +26,8 @@ pub enum RasKind {
     Grq,
     /// RegistrationRequest.
     Rrq,
+    /// AdmissionRequest.
+    Arq,
     /// Anything else: not inspected.
     Other,
 }
@@ -71,6 +73,51 @@ pub fn message(r: &mut Per<'_>, f: &mut Findings) -> R<RasKind> {
             }
             Ok(RasKind::Rrq)
         }
+        Choice::Root(9) => {
+            admission_request(r, f)?;
+            Ok(RasKind::Arq)
+        }
         _ => Ok(RasKind::Other),
     }
+}
+
+/// ```text
+/// AdmissionRequest ::= SEQUENCE { requestSeqNum RequestSeqNum, callType CallType,
+///   callModel CallModel OPTIONAL, endpointIdentifier EndpointIdentifier,
+///   destinationInfo SEQUENCE OF AliasAddress OPTIONAL,
+///   destCallSignalAddress TransportAddress OPTIONAL,
+///   destExtraCallInfo SEQUENCE OF AliasAddress OPTIONAL, srcInfo SEQUENCE OF AliasAddress,
+///   srcCallSignalAddress TransportAddress OPTIONAL, bandWidth BandWidth, ...,
+///   nonStandardData OPTIONAL, callServices OPTIONAL, ... }       -- 7 OPTIONAL in the root
+/// CallType ::= CHOICE { pointToPoint, oneToN, nToOne, nToN, ... }
+/// CallModel ::= CHOICE { direct NULL, gatekeeperRouted NULL, ... }
+/// EndpointIdentifier ::= BMPString (SIZE(1..128))
+/// ```
+fn admission_request(r: &mut Per<'_>, f: &mut Findings) -> R<()> {
+    let (_, opt) = r.preamble(true, 7)?;
+    r.constrained(1, 65535)?;
+    if let Choice::Ext(_) = r.choice(4, true)? {
+        r.skip_open_type()?;
+    }
+    if opt.has(0) {
+        if let Choice::Ext(_) = r.choice(2, true)? {
+            r.skip_open_type()?;
+        }
+    }
+    let n = r.size(1, 128)?;
+    r.octets(n * 2)?;
+    if opt.has(1) {
+        alias_addresses(r)?;
+    }
+    if opt.has(2) {
+        transport_address(r, None, f)?;
+    }
+    if opt.has(3) {
+        alias_addresses(r)?;
+    }
+    alias_addresses(r)?;
+    if opt.has(4) {
+        transport_address(r, Some(AddrKind::SourceCallSignalAddress), f)?;
+    }
+    Ok(())
 }

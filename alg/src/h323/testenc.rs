@@ -46,8 +46,12 @@ impl W {
     }
     /// Constrained whole number (ranges up to 65536).
     pub fn cons(&mut self, v: u32, lb: u32, ub: u32) -> &mut Self {
-        let range = ub - lb + 1;
         let x = v - lb;
+        if ub - lb == u32::MAX {
+            let n = (32 - x.leading_zeros()).div_ceil(8).max(1);
+            return self.cons(n, 1, 4).align().bits(x, 8 * n);
+        }
+        let range = ub - lb + 1;
         if range == 1 {
             self
         } else if range < 256 {
@@ -165,7 +169,9 @@ fn h323_id(w: &mut W, s: &str) {
 fn dialed_digits(w: &mut W, s: &str) {
     w.choice(0, 2, true).cons(s.len() as u32, 1, 128).align();
     for c in s.bytes() {
-        let v = b"0123456789#*,".iter().position(|&x| x == c).unwrap();
+        // X.691 §27.5.4: characters are the indices in the permitted alphabet in canonical
+        // (code point) order.
+        let v = b"#*,0123456789".iter().position(|&x| x == c).unwrap();
         w.bits(v as u32, 4);
     }
 }
@@ -514,6 +520,36 @@ pub fn rrq(call_signal: SocketAddrV4, ras: SocketAddrV4) -> Vec<u8> {
     w.len(1);
     h323_id(&mut w, "alice");
     vendor(&mut w);
+    w.finish()
+}
+
+/// RAS AdmissionRequest for an outgoing call to `dest` from `src` (direct call model).
+pub fn arq(src: SocketAddrV4, dest: SocketAddrV4) -> Vec<u8> {
+    let mut w = W::new();
+    w.choice(9, 25, true);
+    // callModel, destinationInfo, destCallSignalAddress, destExtraCallInfo,
+    // srcCallSignalAddress, nonStandardData, callServices
+    w.bit(false).bits(0b111_0100, 7);
+    w.cons(9, 1, 65535);
+    w.choice(0, 4, true); // pointToPoint
+    w.choice(0, 2, true); // direct
+    let id = "ep1";
+    w.cons(id.len() as u32, 1, 128);
+    let mut o = Vec::new();
+    for c in id.encode_utf16() {
+        o.extend(c.to_be_bytes());
+    }
+    w.octets(&o);
+    w.len(1);
+    dialed_digits(&mut w, "2001");
+    ta(&mut w, dest);
+    w.len(1);
+    h323_id(&mut w, "alice");
+    ta(&mut w, src);
+    w.cons(640, 0, u32::MAX); // bandWidth
+    w.cons(0x1234, 0, 65535); // callReferenceValue
+    w.octets(&GUID); // conferenceID
+    w.bit(false).bit(false); // activeMC, answerCall
     w.finish()
 }
 

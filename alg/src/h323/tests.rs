@@ -86,6 +86,10 @@ pub fn fixtures() -> Vec<(&'static str, Vec<u8>)> {
             testenc::rrq(sa(INSIDE, 1720), sa(INSIDE, 1719)),
         ),
         ("ras_grq.bin", testenc::grq(sa(INSIDE, 1719))),
+        (
+            "ras_arq.bin",
+            testenc::arq(sa(INSIDE, 40001), sa(PEER, 1720)),
+        ),
     ]
 }
 
@@ -405,6 +409,25 @@ fn ras_rrq_and_grq_are_rewritten_and_reachable_from_the_gatekeeper_only() {
         o.expectations().copied().collect::<Vec<_>>(),
         [inbound(Protocol::Udp, 11719, 1719)]
     );
+}
+
+#[test]
+fn ras_arq_rewrites_the_source_call_signal_address_only() {
+    let d = fixture("ras_arq.bin");
+    assert_eq!(
+        ras_addresses(&d),
+        [(AddrKind::SourceCallSignalAddress, sa(INSIDE, 40001))]
+    );
+    let mut c = Counters::default();
+    let o = process_ras::<4>(&d, Side::Inside, INSIDE, PEER, &mut c, public_of);
+    let mut out = d.clone();
+    apply_edits(&d, o.edits.iter(), &mut out).unwrap();
+    assert_eq!(
+        ras_addresses(&out),
+        [(AddrKind::SourceCallSignalAddress, sa(PUBLIC, 50001))]
+    );
+    assert!(o.expectations().next().is_none());
+    assert_eq!((c.messages, c.rewrites, c.expectations), (1, 1, 0));
 }
 
 #[test]
