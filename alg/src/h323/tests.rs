@@ -444,7 +444,7 @@ fn ras_messages_not_covered_pass_uncounted() {
 // REFERENCE.md 2 and 3: third hosts
 
 #[test]
-fn call_forwarding_never_opens_a_pinhole() {
+fn attack_3_call_forwarding_never_opens_a_pinhole() {
     // Facility alternativeAddress naming another internal host (NAT Slipstreaming v2).
     let (o, c, asked, out) = run(
         H323Channel::CallSignalling,
@@ -465,7 +465,7 @@ fn call_forwarding_never_opens_a_pinhole() {
 }
 
 #[test]
-fn address_of_another_host_is_neither_rewritten_nor_expected() {
+fn attack_2_address_of_another_host_is_neither_rewritten_nor_expected() {
     let fwd = testenc::olc(1, sa(OTHER_INSIDE, 5000), sa(OTHER_INSIDE, 5001), false);
     let setup = testenc::setup(&SetupOpts {
         h245: Some(sa(OTHER_INSIDE, 40000)),
@@ -484,7 +484,7 @@ fn address_of_another_host_is_neither_rewritten_nor_expected() {
 }
 
 #[test]
-fn outside_sender_gets_outbound_expectations_for_its_own_address_only() {
+fn attack_2_outside_sender_gets_outbound_expectations_for_its_own_address_only() {
     let fwd = testenc::olc(1, sa(PEER, 6000), sa(PEER, 6001), false);
     let other = Ipv4Addr::new(192, 0, 2, 7);
     let rev = testenc::olc(2, sa(other, 6002), sa(other, 6003), true);
@@ -517,7 +517,7 @@ fn outside_sender_gets_outbound_expectations_for_its_own_address_only() {
 // REFERENCE.md 4: ports
 
 #[test]
-fn privileged_zero_and_odd_rtp_ports_are_refused() {
+fn attack_4_privileged_zero_and_odd_rtp_ports_are_refused() {
     let rev = testenc::olc(2, sa(INSIDE, 5001), sa(INSIDE, 5002), true);
     let m = testenc::tpkt(&testenc::q931(
         0x07,
@@ -570,7 +570,7 @@ fn no_public_port_and_full_edit_list_are_counted() {
 // REFERENCE.md 1, 5, 6: boundaries, several messages, split messages
 
 #[test]
-fn segment_not_at_a_tracked_boundary_is_not_parsed() {
+fn attack_1_segment_not_at_a_tracked_tpkt_boundary_is_not_parsed() {
     let m = fixture("setup.bin");
     let mut c = Counters::default();
     let mut t = synced();
@@ -592,7 +592,7 @@ fn segment_not_at_a_tracked_boundary_is_not_parsed() {
 }
 
 #[test]
-fn slipstreaming_padding_never_exposes_a_header() {
+fn attack_1_slipstreaming_padding_never_exposes_a_header() {
     // An HTTP POST to port 1720 whose body, at a segment start, is a crafted Setup.
     let mut post = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 193\r\n\r\n".to_vec();
     let first = post.len();
@@ -620,7 +620,7 @@ fn slipstreaming_padding_never_exposes_a_header() {
 }
 
 #[test]
-fn several_tpkts_in_one_segment_are_all_rewritten() {
+fn attack_5_several_tpkts_in_one_segment_are_all_rewritten() {
     let mut s = fixture("facility_h245.bin");
     let second = s.len();
     s.extend(fixture("setup.bin"));
@@ -635,7 +635,7 @@ fn several_tpkts_in_one_segment_are_all_rewritten() {
 }
 
 #[test]
-fn split_tpkt_passes_and_the_stream_stays_in_step() {
+fn attack_6_split_tpkt_passes_and_the_stream_stays_in_step() {
     let a = fixture("setup.bin");
     let b = fixture("facility_h245.bin");
     let mut stream = a.clone();
@@ -665,7 +665,7 @@ fn split_tpkt_passes_and_the_stream_stays_in_step() {
 }
 
 #[test]
-fn header_sent_alone_then_body() {
+fn attack_6_header_sent_alone_then_body() {
     let m = fixture("setup.bin");
     let mut t = synced();
     let mut c = Counters::default();
@@ -687,7 +687,7 @@ fn header_sent_alone_then_body() {
 }
 
 #[test]
-fn retransmission_is_rewritten_identically() {
+fn attack_10_retransmission_is_rewritten_identically() {
     let m = fixture("setup.bin");
     let mut t = synced();
     let mut c = Counters::default();
@@ -720,7 +720,7 @@ fn fast_start_count_offset(m: &[u8]) -> usize {
 }
 
 #[test]
-fn tpkt_malformed_headers() {
+fn attack_8_tpkt_malformed_headers() {
     let m = fixture("setup.bin");
     for (len, e) in [
         (0u16, H323Error::TpktBadLength),
@@ -739,7 +739,7 @@ fn tpkt_malformed_headers() {
 }
 
 #[test]
-fn per_length_past_the_buffer() {
+fn attack_8_per_length_past_the_buffer() {
     let m = fixture("setup.bin");
     let i = fast_start_count_offset(&m);
     let mut x = m.clone();
@@ -765,7 +765,7 @@ fn per_length_past_the_buffer() {
 }
 
 #[test]
-fn per_huge_count_and_fragmented_length() {
+fn attack_8_per_huge_count_and_fragmented_length() {
     let m = fixture("setup.bin");
     let i = fast_start_count_offset(&m);
     let mut x = m.clone();
@@ -780,7 +780,7 @@ fn per_huge_count_and_fragmented_length() {
 }
 
 #[test]
-fn per_extension_bitmap_longer_than_the_buffer() {
+fn attack_8_per_extension_bitmap_longer_than_the_buffer() {
     // OpenLogicalChannel with its extension bit set and a 64-bit bitmap announced at the end.
     let mut body = testenc::h245_olc(1, sa(INSIDE, 5002), sa(INSIDE, 5003));
     body[1] |= 0x80;
@@ -800,7 +800,7 @@ fn per_extension_bitmap_longer_than_the_buffer() {
 }
 
 #[test]
-fn too_many_addresses_leave_the_message_untouched() {
+fn attack_8_too_many_addresses_leave_the_message_untouched() {
     let many: Vec<_> = (0..17)
         .map(|i| testenc::olc(i + 1, sa(INSIDE, 5000), sa(INSIDE, 5001), false))
         .collect();
