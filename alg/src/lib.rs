@@ -20,6 +20,9 @@ pub mod expect;
 pub mod ftp;
 #[doc(hidden)]
 pub mod fuzz_harness;
+#[doc(hidden)]
+pub mod fuzz_harness_h323;
+pub mod h323;
 pub mod seq;
 mod text;
 pub mod tftp;

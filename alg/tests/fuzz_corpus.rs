@@ -106,3 +106,48 @@ fn tftp_corpus_replays() {
     assert_eq!(run("rrq_unknown_mode").failed(TftpError::UnknownMode), 1);
     assert_eq!(run("rrq_no_nul").failed(TftpError::MissingNul), 1);
 }
+
+#[test]
+fn h323_corpus_replays() {
+    use alg::h323::H323Error;
+    let files = corpus("h323");
+    for (_, data) in &files {
+        alg::fuzz_harness_h323::h323(data);
+    }
+    let run = |name| alg::fuzz_harness_h323::h323(seed(&files, name));
+
+    let k = run("setup");
+    assert_eq!((k.messages, k.rewrites, k.expectations), (1, 1, 3));
+    assert_eq!(k.total_failures(), 0);
+    // Cut into 16-byte segments: the Setup is split and passed.
+    let k = run("setup_seg16_retx");
+    assert_eq!(k.rewrites, 0);
+    assert!(k.failed(H323Error::TpktSplit) >= 1);
+    // From outside, the inside addresses are a third host's.
+    let k = run("setup_outside");
+    assert_eq!((k.rewrites, k.expectations), (0, 0));
+    assert_eq!(k.failed(H323Error::ThirdPartyHost), 5);
+    let k = run("facility_forward");
+    assert_eq!((k.rewrites, k.expectations), (0, 0));
+    assert_eq!(k.failed(H323Error::CallForwarding), 1);
+    let k = run("two_tpkts");
+    assert_eq!((k.messages, k.rewrites, k.expectations), (2, 2, 4));
+    let k = run("ras_rrq");
+    assert_eq!((k.messages, k.rewrites, k.expectations), (1, 1, 2));
+    let k = run("h245_olc_ack");
+    assert_eq!((k.messages, k.rewrites, k.expectations), (1, 1, 2));
+    for (name, reason) in [
+        ("setup_huge_count", H323Error::PerTooMany),
+        ("setup_length_past_end", H323Error::PerTruncated),
+        ("setup_fragmented", H323Error::PerFragmented),
+        ("tpkt_length_3", H323Error::TpktBadLength),
+        ("tpkt_truncated", H323Error::TpktSplit),
+        ("h245_ext_bitmap_past_end", H323Error::PerTruncated),
+    ] {
+        let k = run(name);
+        assert_eq!((k.rewrites, k.failed(reason)), (0, 1), "{name}: {k:?}");
+    }
+    let k = run("slipstream_post");
+    assert_eq!(k.rewrites, 0);
+    assert_eq!(k.failed(H323Error::TpktBadVersion), 1);
+}
