@@ -17,9 +17,11 @@ mod names;
 pub mod counters;
 pub mod edit;
 pub mod expect;
+pub mod framer;
 pub mod ftp;
 #[doc(hidden)]
 pub mod fuzz_harness;
+pub mod pptp;
 pub mod seq;
 mod text;
 pub mod tftp;
