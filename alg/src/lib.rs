@@ -22,6 +22,7 @@ pub mod ftp;
 #[doc(hidden)]
 pub mod fuzz_harness;
 pub mod pptp;
+pub mod rtsp;
 pub mod seq;
 mod text;
 pub mod tftp;

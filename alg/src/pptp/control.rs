@@ -194,9 +194,7 @@ impl PptpControl {
     }
 
     fn find(&self, f: impl Fn(&Call) -> bool) -> Option<usize> {
-        self.calls
-            .iter()
-            .position(|c| c.as_ref().is_some_and(&f))
+        self.calls.iter().position(|c| c.as_ref().is_some_and(&f))
     }
 
     /// A free slot, or the slot of a cleared call (its events were already emitted).
