@@ -21,6 +21,10 @@ pub mod framer;
 pub mod ftp;
 #[doc(hidden)]
 pub mod fuzz_harness;
+#[doc(hidden)]
+pub mod fuzz_harness_pptp;
+#[doc(hidden)]
+pub mod fuzz_harness_rtsp;
 pub mod pptp;
 pub mod rtsp;
 pub mod seq;
