@@ -78,6 +78,12 @@ impl MessageFramer {
         self.next.is_some() && !self.lost
     }
 
+    /// The next message start not yet seen: a message starting before it is a
+    /// retransmission of one already processed.
+    pub fn next_start(&self) -> Option<u32> {
+        self.next.filter(|_| !self.lost)
+    }
+
     /// Where the segment of `len` bytes starting at `seq` lies.
     pub fn locate(&self, seq: u32, len: usize) -> Located {
         let Some(next) = self.next.filter(|_| !self.lost) else {

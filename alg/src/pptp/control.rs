@@ -25,6 +25,10 @@
 //! Cookie or an impossible Length ends inspection of the direction (`lost_sync`): the framing
 //! cannot be trusted.
 //!
+//! A message that starts before the furthest message start already seen is a retransmission:
+//! it is rewritten from the current call table (the same Call IDs as the first time while the
+//! call lives) but changes nothing else: no state, no event, no count, no allocation.
+//!
 //! Refusals pass the message unmodified. In particular an Outgoing-Call-Request that cannot be
 //! given a public Call ID (`too_many_calls`, `no_public_call_id`) reaches the PAC with the
 //! inside Call ID: the PAC's reply then names no known call and is passed unmodified too, and
@@ -39,6 +43,7 @@ use super::{GreCall, PptpError, PptpEvent};
 use crate::counters::AlgCounters;
 use crate::edit::{Edit, EditList};
 use crate::framer::{Located, MessageFramer};
+use crate::seq::seq_lt;
 
 /// Calls one control connection may have open (a configurable ceiling: change the constant).
 pub const MAX_CALLS: usize = 8;
@@ -251,6 +256,8 @@ struct Run<'a, A> {
     allocated: [Option<(u16, u16)>; MAX_EDITS],
     sender: PptpSender,
     payload: &'a [u8],
+    /// The message being handled was processed before (a retransmission).
+    retrans: bool,
 }
 
 /// Processes one segment of a PPTP control connection.
@@ -296,7 +303,9 @@ pub fn process(
         allocated: [None; MAX_EDITS],
         sender,
         payload,
+        retrans: false,
     };
+    let fresh_from = run.state.framer(sender).next_start();
     let seq_at = |pos: usize| seg.seq.wrapping_add(u32::try_from(pos).unwrap_or(u32::MAX));
     let mut pos = start;
     while pos < payload.len() {
@@ -317,8 +326,11 @@ pub fn process(
             return run.hold(snapshot, seq_at(pos), PptpError::TooManyRewrites, counters);
         }
         run.state.framer(sender).boundary(seq_at(pos + len));
+        let retrans = fresh_from.is_some_and(|n| seq_lt(seq_at(pos), n));
         match message::header(rest) {
+            Ok(h) if retrans => run.retransmitted(pos, h.kind, rest),
             Ok(h) => run.message(pos, h.kind, rest),
+            Err(_) if retrans => {}
             Err(PptpError::BadMagic) => {
                 run.counters.fail(PptpError::BadMagic);
                 run.lose_sync();
@@ -391,6 +403,24 @@ impl<A: FnMut(u16) -> Option<u16>> Run<'_, A> {
         if r.is_err() {
             self.counters.fail(PptpError::EditFailed);
         }
+    }
+
+    /// A message processed before: rewritten the same way as long as its call exists, but
+    /// nothing else changes (no state, no event, no count, no allocation).
+    fn retransmitted(&mut self, pos: usize, kind: ControlType, m: &[u8]) {
+        let (calls, phase, events, counters) = (
+            self.state.calls,
+            self.state.phase,
+            self.out.events,
+            self.counters,
+        );
+        self.retrans = true;
+        self.message(pos, kind, m);
+        self.retrans = false;
+        self.state.calls = calls;
+        self.state.phase = phase;
+        self.out.events = events;
+        self.counters = counters;
     }
 
     fn message(&mut self, pos: usize, kind: ControlType, m: &[u8]) {
@@ -500,6 +530,9 @@ impl<A: FnMut(u16) -> Option<u16>> Run<'_, A> {
             self.edit(pos + CALL_ID_AT, public);
             return Ok(());
         }
+        if self.retrans {
+            return Ok(());
+        }
         let slot = self.state.free_slot().ok_or(PptpError::TooManyCalls)?;
         let public = (self.allocate)(inside).ok_or(PptpError::NoPublicCallId)?;
         if self
@@ -604,7 +637,7 @@ impl<A: FnMut(u16) -> Option<u16>> Run<'_, A> {
             .state
             .find(|c| c.pac == pac && c.state == CallState::IncomingRequested)
             .ok_or(PptpError::UnknownCall)?;
-        if result != RESULT_OK {
+        if result != RESULT_OK || self.retrans {
             self.state.calls[i] = None;
             return Ok(());
         }

@@ -602,3 +602,29 @@ fn echo_and_retransmitted_replies_do_not_duplicate_events() {
     assert_eq!((first.events().len(), again.events().len()), (1, 0));
     assert_eq!(c.k.expectations, 1);
 }
+
+#[test]
+fn retransmissions_after_the_call_ended_change_nothing() {
+    let mut c = Conn::new(0x4000);
+    c.start();
+    let ocrq_seq = c.seq[0];
+    c.send(PptpSender::Pns, &ocrq(1));
+    c.send(PptpSender::Pac, &ocrp(0x11, 0x4000, 1));
+    let cdn_seq = c.seq[1];
+    c.send(
+        PptpSender::Pac,
+        &one_id(ControlType::CallDisconnectNotify, 0x11),
+    );
+    let before = c.k;
+    // The OCRQ again: its call is gone; no new call, no allocation, nothing counted.
+    let s = c.send_at(PptpSender::Pns, ocrq_seq, &ocrq(1));
+    assert_eq!((s.out.edits.len(), s.events()), (0, vec![]));
+    let s = c.send_at(
+        PptpSender::Pac,
+        cdn_seq,
+        &one_id(ControlType::CallDisconnectNotify, 0x11),
+    );
+    assert_eq!(s.events(), vec![]);
+    assert_eq!((c.allocations, c.st.calls_in_use()), (1, 0));
+    assert_eq!(c.k, before);
+}

@@ -2,6 +2,12 @@
 //! [`process`], which frames the segment's messages, rewrites SETUPs and their replies,
 //! records the sequence corrections and says what to do with the segment.
 //!
+//! A message starting before the furthest message start already seen is a retransmission: it
+//! gets the same edits as the first time (answered SETUPs are kept, up to
+//! [`MAX_PENDING_SETUPS`] slots with the pending ones, for exactly that) and nothing else
+//! changes. Once the peer acknowledged a correction, a retransmission of data before it is
+//! passed unmodified (`seq_out_of_order`, as FTP): the receiver discards it anyway.
+//!
 //! A segment is all or nothing: when it must be held (split header block, unseen data before
 //! it, outcome full, correction history full), every state change it made is undone, public
 //! endpoints it allocated are released, and it is dropped so the sender retransmits.
@@ -13,7 +19,7 @@ use crate::counters::AlgCounters;
 use crate::edit::{Edit, EditList};
 use crate::expect::{Expectation, Protocol};
 use crate::framer::{Located, MessageFramer};
-use crate::seq::{SeqError, SeqHistory};
+use crate::seq::{seq_lt, SeqError, SeqHistory};
 use crate::text::TextBuf;
 use core::net::{Ipv4Addr, SocketAddrV4};
 
@@ -49,13 +55,16 @@ struct Media {
     public: SocketAddrV4,
 }
 
-/// A SETUP waiting for its reply.
+/// A SETUP waiting for its reply, or answered (kept so retransmissions of the request and of
+/// the reply are rewritten identically, until the slot is needed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Setup {
     cseq: u32,
     msg_seq: u32,
     media: [Option<Media>; MAX_TRANSPORTS],
     born: u32,
+    /// Original sequence number of the 2xx reply, once seen.
+    answered: Option<u32>,
 }
 
 /// RTSP ALG state of one connection (both directions).
@@ -92,7 +101,11 @@ impl RtspState {
 
     /// SETUPs waiting for their reply.
     pub fn pending_setups(&self) -> usize {
-        self.setups.iter().flatten().count()
+        self.setups
+            .iter()
+            .flatten()
+            .filter(|s| s.answered.is_none())
+            .count()
     }
 
     /// Public endpoints still reserved for SETUPs without a reply (give them back when the
@@ -101,6 +114,7 @@ impl RtspState {
         self.setups
             .iter()
             .flatten()
+            .filter(|s| s.answered.is_none())
             .flat_map(|s| s.media.iter().flatten())
             .map(|m| (m.public, m.pair))
     }
@@ -161,6 +175,8 @@ struct Run<'a, A> {
     client: Ipv4Addr,
     server: Ipv4Addr,
     cfg: RtspConfig,
+    /// The message being handled was processed before (a retransmission).
+    retrans: bool,
 }
 
 /// Processes one segment of an RTSP connection (inside client, outside server).
@@ -211,7 +227,9 @@ pub fn process(
         client: peers.client,
         server: peers.server,
         cfg: *cfg,
+        retrans: false,
     };
+    let fresh_from = run.state.framer(seg.sender).next_start();
     let seq_at = |pos: usize| seg.seq.wrapping_add(u32::try_from(pos).unwrap_or(u32::MAX));
     let mut pos = start;
     while pos < payload.len() {
@@ -236,6 +254,7 @@ pub fn process(
                 return run.hold(snapshot, seq_at(pos), RtspError::TooManyRewrites, counters);
             }
             run.state.framer(seg.sender).boundary(next);
+            run.retrans = fresh_from.is_some_and(|n| seq_lt(seq_at(pos), n));
             run.message(pos, &rest[..h.header_len], &h);
         } else {
             run.state.framer(seg.sender).boundary(next);
@@ -336,6 +355,29 @@ impl<A: FnMut(SocketAddrV4, bool) -> Option<SocketAddrV4>> Run<'_, A> {
     }
 
     fn message(&mut self, pos: usize, block: &[u8], h: &Head) {
+        if self.retrans {
+            // Processed before: the same edits, nothing else (no state, event, count).
+            let (setups, born, events, counters) = (
+                self.state.setups,
+                self.state.born,
+                self.out.events,
+                self.counters,
+            );
+            let _ = self.dispatch(pos, block, h);
+            self.state.setups = setups;
+            self.state.born = born;
+            self.out.events = events;
+            self.counters = counters;
+            return;
+        }
+        match self.dispatch(pos, block, h) {
+            Some(Ok(true)) => self.counters.message(),
+            Some(Ok(false)) | None => {}
+            Some(Err(e)) => self.counters.fail(e),
+        }
+    }
+
+    fn dispatch(&mut self, pos: usize, block: &[u8], h: &Head) -> Option<Result<bool, RtspError>> {
         let r = match (self.seg.sender, h.start) {
             (RtspSender::Client, StartLine::Request(Method::Setup)) => self.setup(pos, block, h),
             (RtspSender::Client, StartLine::Request(Method::Teardown)) => match h.defect {
@@ -349,13 +391,9 @@ impl<A: FnMut(SocketAddrV4, bool) -> Option<SocketAddrV4>> Run<'_, A> {
                 },
             },
             (RtspSender::Server, StartLine::Response(code)) => self.reply(pos, block, h, code),
-            _ => return,
+            _ => return None,
         };
-        match r {
-            Ok(true) => self.counters.message(),
-            Ok(false) => {}
-            Err(e) => self.counters.fail(e),
-        }
+        Some(r)
     }
 
     fn edit(&mut self, edits: &mut EditList<MESSAGE_EDITS>, at: usize, len: usize, text: &[u8]) {
@@ -414,10 +452,12 @@ impl<A: FnMut(SocketAddrV4, bool) -> Option<SocketAddrV4>> Run<'_, A> {
             .setups
             .iter()
             .position(|s| s.is_some_and(|s| s.msg_seq == msg_seq && s.cseq == cseq));
-        let reuse = existing
-            .and_then(|i| self.state.setups[i])
-            .map(|s| s.media)
-            .unwrap_or([None; MAX_TRANSPORTS]);
+        let old = existing.and_then(|i| self.state.setups[i]);
+        if self.retrans && old.is_none() {
+            // Its slot was reused since: the ports it had cannot be known; pass it.
+            return Ok(false);
+        }
+        let reuse = old.map(|s| s.media).unwrap_or([None; MAX_TRANSPORTS]);
         let mut media: [Option<Media>; MAX_TRANSPORTS] = [None; MAX_TRANSPORTS];
         let mut fresh: [Option<Media>; MAX_TRANSPORTS] = [None; MAX_TRANSPORTS];
         for s in specs.iter().filter(|s| !s.interleaved && !s.multicast) {
@@ -481,11 +521,15 @@ impl<A: FnMut(SocketAddrV4, bool) -> Option<SocketAddrV4>> Run<'_, A> {
         if media.iter().all(Option::is_none) {
             return Ok(true);
         }
+        if old.is_some_and(|o| o.answered.is_some()) {
+            return Ok(false);
+        }
         let setup = Setup {
             cseq,
             msg_seq,
             media,
             born: self.state.born,
+            answered: None,
         };
         self.state.born = self.state.born.wrapping_add(1);
         let slot = match existing {
@@ -496,20 +540,29 @@ impl<A: FnMut(SocketAddrV4, bool) -> Option<SocketAddrV4>> Run<'_, A> {
         Ok(true)
     }
 
-    /// A free pending-SETUP slot, evicting the oldest (releasing its ports) if none.
+    /// A free SETUP slot: an empty one, else the oldest answered one, else the oldest
+    /// pending one (evicted: its ports are released, counted).
     fn free_setup_slot(&mut self) -> usize {
         if let Some(i) = self.state.setups.iter().position(Option::is_none) {
             return i;
         }
         let born = self.state.born;
-        let (i, _) = self
-            .state
-            .setups
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| s.map(|s| (i, born.wrapping_sub(s.born))))
-            .max_by_key(|&(_, age)| age)
-            .unwrap_or((0, 0));
+        let oldest = |answered: bool| {
+            self.state
+                .setups
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| {
+                    s.filter(|s| s.answered.is_some() == answered)
+                        .map(|s| (i, born.wrapping_sub(s.born)))
+                })
+                .max_by_key(|&(_, age)| age)
+                .map(|(i, _)| i)
+        };
+        if let Some(i) = oldest(true) {
+            return i;
+        }
+        let i = oldest(false).unwrap_or(0);
         self.counters.fail(RtspError::TooManySetups);
         if let Some(old) = self.state.setups[i].take() {
             for m in old.media.iter().flatten() {
@@ -546,23 +599,31 @@ impl<A: FnMut(SocketAddrV4, bool) -> Option<SocketAddrV4>> Run<'_, A> {
         Some(m)
     }
 
-    /// A response from the server: only replies to pending SETUPs are of interest.
+    /// A response from the server: only replies to pending SETUPs are of interest (and
+    /// retransmissions of replies already handled, rewritten the same way).
     fn reply(&mut self, pos: usize, block: &[u8], h: &Head, code: u16) -> Result<bool, RtspError> {
         let Some(cseq) = h.cseq else { return Ok(false) };
-        let Some(i) = self
-            .state
-            .setups
-            .iter()
-            .position(|s| s.is_some_and(|s| s.cseq == cseq))
-        else {
+        let msg_seq = self
+            .seg
+            .seq
+            .wrapping_add(u32::try_from(pos).unwrap_or(u32::MAX));
+        let Some(i) = self.state.setups.iter().position(|s| {
+            s.is_some_and(|s| {
+                s.cseq == cseq && (s.answered.is_none() || s.answered == Some(msg_seq))
+            })
+        }) else {
             return Ok(false);
         };
-        if code < 200 {
+        let Some(setup) = self.state.setups[i].filter(|_| code >= 200) else {
+            return Ok(false);
+        };
+        if setup.answered.is_some() || self.retrans {
+            if code < 300 && h.defect.is_none() {
+                let _ = self.untranslate(pos, block, h, &setup);
+            }
             return Ok(false);
         }
-        let Some(setup) = self.state.setups[i].take() else {
-            return Ok(false);
-        };
+        self.state.setups[i] = None;
         let release_all = |run: &mut Self| {
             for m in setup.media.iter().flatten() {
                 run.release(*m);
@@ -576,14 +637,48 @@ impl<A: FnMut(SocketAddrV4, bool) -> Option<SocketAddrV4>> Run<'_, A> {
             release_all(self);
             return Ok(true);
         }
+        let chosen = match self.untranslate(pos, block, h, &setup) {
+            Ok(c) => c,
+            Err(e) => {
+                release_all(self);
+                return Err(e);
+            }
+        };
+        self.state.setups[i] = Some(Setup {
+            answered: Some(msg_seq),
+            ..setup
+        });
+        let session = h.session.unwrap_or(message::session_hash(b""));
+        for (m, c) in setup.media.iter().zip(chosen) {
+            let Some(m) = m else { continue };
+            if !c {
+                self.release(*m);
+                continue;
+            }
+            let ports = if m.pair { 2 } else { 1 };
+            for k in 0..ports {
+                let public = SocketAddrV4::new(*m.public.ip(), m.public.port() + k);
+                let inside = SocketAddrV4::new(self.client, m.inside_rtp + k);
+                self.out.event(RtspEvent::Expect {
+                    session,
+                    expectation: Expectation::inbound(Protocol::Udp, self.server, public, inside),
+                });
+            }
+        }
+        Ok(true)
+    }
+
+    /// Rewrites the `client_port`s a 2xx reply echoes back to the inside ports; returns which
+    /// of the SETUP's media the reply chose (all when it echoes none).
+    fn untranslate(
+        &mut self,
+        pos: usize,
+        block: &[u8],
+        h: &Head,
+        setup: &Setup,
+    ) -> Result<[bool; MAX_TRANSPORTS], RtspError> {
         let specs = match h.transport {
-            Some((ts, te)) => match transport::parse(block, ts..te) {
-                Ok(t) => Some(t),
-                Err(e) => {
-                    release_all(self);
-                    return Err(e);
-                }
-            },
+            Some((ts, te)) => Some(transport::parse(block, ts..te)?),
             None => None,
         };
         let mut chosen = [false; MAX_TRANSPORTS];
@@ -609,30 +704,13 @@ impl<A: FnMut(SocketAddrV4, bool) -> Option<SocketAddrV4>> Run<'_, A> {
             self.edit(&mut edits, at, usize::from(cp.span.1 - cp.span.0), text);
         }
         self.push_edits(&edits);
-        if !echoed {
-            chosen = [true; MAX_TRANSPORTS];
-        }
-        let session = h.session.unwrap_or(message::session_hash(b""));
-        for (m, c) in setup.media.iter().zip(chosen) {
-            let Some(m) = m else { continue };
-            if !c {
-                self.release(*m);
-                continue;
-            }
-            let ports = if m.pair { 2 } else { 1 };
-            for k in 0..ports {
-                let public = SocketAddrV4::new(*m.public.ip(), m.public.port() + k);
-                let inside = SocketAddrV4::new(self.client, m.inside_rtp + k);
-                self.out.event(RtspEvent::Expect {
-                    session,
-                    expectation: Expectation::inbound(Protocol::Udp, self.server, public, inside),
-                });
-            }
-        }
         if mismatch {
             self.counters.fail(RtspError::ReplyMismatch);
         }
-        Ok(true)
+        if !echoed {
+            chosen = [true; MAX_TRANSPORTS];
+        }
+        Ok(chosen)
     }
 }
 

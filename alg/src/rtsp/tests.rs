@@ -493,3 +493,24 @@ fn no_public_port_leaves_the_setup_unmodified() {
     assert_eq!(k.failed(RtspError::NoPublicPort), 1);
     assert!(hist.is_empty());
 }
+
+#[test]
+fn retransmitted_reply_is_untranslated_again_without_new_expectations() {
+    let mut c = Conn::new();
+    // Not acknowledged yet, so it can still be retransmitted below.
+    c.send_at(RtspSender::Client, ISN_C, SETUP_VLC.as_bytes());
+    let seq = c.seq[1];
+    let r = reply_200(4, "RTP/AVP;unicast;client_port=40000-40001");
+    let first = c.send_at(RtspSender::Server, seq, r.as_bytes());
+    let again = c.send_at(RtspSender::Server, seq, r.as_bytes());
+    assert_eq!(again.bytes, first.bytes);
+    assert!(again.text().contains("client_port=5000-5001"));
+    assert_eq!((first.events().len(), again.events().len()), (2, 0));
+    assert_eq!((c.k.messages, c.k.expectations), (2, 2));
+    assert_eq!(c.k.failed(RtspError::SeqOutOfOrder), 0);
+    // The retransmitted SETUP after the reply: same text, nothing allocated.
+    let again = c.send_at(RtspSender::Client, ISN_C, SETUP_VLC.as_bytes());
+    assert!(again.text().contains("client_port=40000-40001"));
+    assert_eq!(c.allocations.len(), 1);
+    assert_eq!(c.st.pending_setups(), 0);
+}
