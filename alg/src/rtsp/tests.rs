@@ -24,7 +24,7 @@ struct Conn {
     hist: [SeqHistory; 2],
     k: AlgCounters<RtspError>,
     cfg: RtspConfig,
-    next_port: u16,
+    in_use: std::collections::BTreeSet<u16>,
     allocations: Vec<(SocketAddrV4, bool)>,
 }
 
@@ -57,7 +57,7 @@ impl Conn {
             hist: [SeqHistory::new(), SeqHistory::new()],
             k: AlgCounters::default(),
             cfg: RtspConfig::default(),
-            next_port: 40000,
+            in_use: std::collections::BTreeSet::new(),
             allocations: Vec::new(),
         }
     }
@@ -84,7 +84,7 @@ impl Conn {
     }
 
     fn send_at(&mut self, sender: RtspSender, seq: u32, payload: &[u8]) -> Sent {
-        let next = &mut self.next_port;
+        let in_use = &mut self.in_use;
         let allocations = &mut self.allocations;
         let out = process(
             &mut self.st,
@@ -102,12 +102,19 @@ impl Conn {
             &mut self.k,
             |inside, pair| {
                 assert_eq!(*inside.ip(), CLIENT);
-                let p = sa(PUBLIC, *next);
-                *next += 2;
+                // The lowest free even port from 40000, as a dataplane allocator might.
+                let port = (20000u16..).map(|i| i * 2).find(|p| !in_use.contains(p))?;
+                in_use.insert(port);
+                let p = sa(PUBLIC, port);
                 allocations.push((p, pair));
                 Some(p)
             },
         );
+        for e in out.events() {
+            if let RtspEvent::Release { public, .. } = e {
+                assert!(self.in_use.remove(&public.port()), "{e:?} twice");
+            }
+        }
         let mut bytes = vec![0u8; payload.len() + 64 * out.edits.len()];
         let n = apply_edits(payload, out.edits.iter(), &mut bytes).unwrap();
         bytes.truncate(n);
@@ -442,7 +449,7 @@ fn refused_setup_and_mismatching_reply_release_ports() {
     assert_eq!(
         s.events(),
         vec![RtspEvent::Release {
-            public: sa(PUBLIC, 40002),
+            public: sa(PUBLIC, 40000),
             pair: true
         }]
     );
@@ -513,4 +520,75 @@ fn retransmitted_reply_is_untranslated_again_without_new_expectations() {
     assert!(again.text().contains("client_port=40000-40001"));
     assert_eq!(c.allocations.len(), 1);
     assert_eq!(c.st.pending_setups(), 0);
+}
+
+/// Runs the client stream `stream` cut at `cuts` (held segments coalesced with the next one);
+/// returns the bytes delivered.
+fn run_client_cut(stream: &[u8], cuts: &[usize]) -> (Vec<u8>, AlgCounters<RtspError>) {
+    let mut c = Conn::new();
+    let mut delivered = Vec::new();
+    let mut start = 0;
+    let mut ends: Vec<usize> = cuts.iter().copied().filter(|&x| x < stream.len()).collect();
+    ends.sort_unstable();
+    ends.push(stream.len());
+    for end in ends {
+        if end <= start {
+            continue;
+        }
+        let seq = c.seq[0];
+        let s = c.send_at(RtspSender::Client, seq, &stream[start..end]);
+        if !s.out.hold {
+            delivered.extend(s.bytes);
+            c.seq[0] = seq.wrapping_add(u32::try_from(end - start).unwrap());
+            start = end;
+        }
+    }
+    (delivered, c.k)
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+    /// Cutting a client stream at up to two places (a header block is then held at most twice,
+    /// below the give-up bound) changes neither the delivered bytes nor what was counted.
+    #[test]
+    fn segmentation_does_not_change_the_result(
+        ports in proptest::collection::vec(512u16..32000, 1..4),
+        body in "[a-z=\\r\\n]{0,40}",
+        cuts in proptest::collection::vec(0usize..2000, 0..3),
+    ) {
+        let mut stream = String::new();
+        for (i, p) in ports.iter().enumerate() {
+            let rtp = p * 2;
+            stream += &format!(
+                "SET_PARAMETER rtsp://h RTSP/1.0\r\nCSeq: {}\r\nContent-Length: {}\r\n\r\n{body}",
+                2 * i,
+                body.len()
+            );
+            stream += &format!(
+                "SETUP rtsp://h/{i} RTSP/1.0\r\nCSeq: {}\r\nTransport: RTP/AVP;unicast;client_port={rtp}-{}\r\n\r\n",
+                2 * i + 1,
+                rtp + 1
+            );
+        }
+        let (whole, k_whole) = run_client_cut(stream.as_bytes(), &[]);
+        let (cut, k_cut) = run_client_cut(stream.as_bytes(), &cuts);
+        proptest::prop_assert_eq!(String::from_utf8_lossy(&whole), String::from_utf8_lossy(&cut));
+        proptest::prop_assert_eq!(k_whole.messages, k_cut.messages);
+        proptest::prop_assert_eq!(k_whole.rewrites, k_cut.rewrites);
+        proptest::prop_assert_eq!(k_cut.failed(RtspError::LostSync), 0);
+    }
+
+    /// Arbitrary bytes from either end never panic; a held segment has no edits.
+    #[test]
+    fn arbitrary_bytes_never_panic(
+        segs in proptest::collection::vec((proptest::bool::ANY, "(SETUP|RTSP/1.0 200|\\$|Transport: |client_port=|CSeq: 1|\\r\\n|[ -~]){0,60}"), 0..8),
+    ) {
+        let mut c = Conn::new();
+        for (server, text) in segs {
+            let sender = if server { RtspSender::Server } else { RtspSender::Client };
+            let s = c.send(sender, &text);
+            proptest::prop_assert!(!s.out.hold || s.out.edits.is_empty());
+        }
+    }
 }
