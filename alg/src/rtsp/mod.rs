@@ -33,7 +33,9 @@
 //!   not inspected at all (`not_rtsp`).
 //! * **Split message.** A header block cut by the end of a segment is held (the dataplane drops
 //!   the segment; the sender retransmits), at most 3 times, then inspection of the direction
-//!   ends (`lost_sync`). A body may span any number of segments.
+//!   ends (`lost_sync`). A body may span any number of segments. A cut interleaved frame
+//!   header is not held but carried over to the next in-order segment (media over TCP cross
+//!   segment ends constantly).
 //! * **`server_port`** in the reply does **not** narrow the expected source port: servers
 //!   behind their own NAT or load balancers send media from other ports, and the pinhole is
 //!   already narrow (the server's address only, a fresh public port, consumed by the first

@@ -74,6 +74,19 @@ pub struct RtspState {
     server: MessageFramer,
     setups: [Option<Setup>; MAX_PENDING_SETUPS],
     born: u32,
+    /// Per direction (client, server): an interleaved frame header cut by a segment end.
+    carry: [Option<Carry>; 2],
+}
+
+/// The first 1 to 3 bytes of an interleaved frame header (`$`, channel, length) that ended a
+/// segment. Interleaved media cross segment boundaries all the time, so instead of holding
+/// such a segment the bytes are kept and completed by the next in-order segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Carry {
+    /// Original sequence number of the `$`.
+    seq: u32,
+    bytes: [u8; 3],
+    len: u8,
 }
 
 impl RtspState {
@@ -84,7 +97,43 @@ impl RtspState {
             server: MessageFramer::new(),
             setups: [None; MAX_PENDING_SETUPS],
             born: 0,
+            carry: [None; 2],
         }
+    }
+
+    /// Completes a carried interleaved frame header with the start of an in-order segment:
+    /// the frame's end becomes a known boundary. Returns false when the segment is too short
+    /// to complete it (the carry then grows).
+    fn complete_carry(&mut self, sender: RtspSender, seq: u32, payload: &[u8]) -> bool {
+        let d = usize::from(sender == RtspSender::Server);
+        let Some(c) = self.carry[d] else {
+            return true;
+        };
+        if seq != c.seq.wrapping_add(u32::from(c.len)) {
+            // Not the continuation (a retransmission or reordering): forget it; the earlier
+            // segment, if it comes again, carries it again.
+            self.carry[d] = None;
+            return true;
+        }
+        let mut head = [0u8; 4];
+        let have = usize::from(c.len);
+        head[..have].copy_from_slice(&c.bytes[..have]);
+        let take = (4 - have).min(payload.len());
+        head[have..have + take].copy_from_slice(&payload[..take]);
+        if have + take < 4 {
+            let mut bytes = [0u8; 3];
+            bytes.copy_from_slice(&head[..3]);
+            self.carry[d] = Some(Carry {
+                bytes,
+                len: u8::try_from(have + take).unwrap_or(0),
+                ..c
+            });
+            return false;
+        }
+        self.carry[d] = None;
+        let total = 4 + u32::from(u16::from_be_bytes([head[2], head[3]]));
+        self.framer(sender).boundary(c.seq.wrapping_add(total));
+        true
     }
 
     /// Declares that `sender`'s first data byte has sequence number `first_seq` (ISN + 1).
@@ -197,6 +246,9 @@ pub fn process(
     let payload = &seg.payload[..seg.payload.len().min(MAX_PAYLOAD)];
     let seg = RtspSegment { payload, ..seg };
     let mut out = RtspOutcome::default();
+    if !state.complete_carry(seg.sender, seg.seq, payload) {
+        return out;
+    }
     let start = match state.framer(seg.sender).locate(seg.seq, payload.len()) {
         Located::At(off) => off,
         Located::Inside => return out,
@@ -236,6 +288,18 @@ pub fn process(
         let rest = &payload[pos..];
         let f = match message::frame(rest) {
             Ok(Some(f)) => f,
+            Ok(None) if rest[0] == b'$' => {
+                let mut bytes = [0u8; 3];
+                let n = rest.len().min(3);
+                bytes[..n].copy_from_slice(&rest[..n]);
+                let d = usize::from(seg.sender == RtspSender::Server);
+                run.state.carry[d] = Some(Carry {
+                    seq: seq_at(pos),
+                    bytes,
+                    len: u8::try_from(n).unwrap_or(0),
+                });
+                break;
+            }
             Ok(None) => return run.hold(snapshot, seq_at(pos), RtspError::SplitMessage, counters),
             Err(e) => {
                 run.counters.fail(e);
@@ -302,10 +366,12 @@ impl<A: FnMut(SocketAddrV4, bool) -> Option<SocketAddrV4>> Run<'_, A> {
         // exactly once here (in-segment releases were events, dropped too).
         counters.fail(reason);
         let framer = *self.state.framer(self.seg.sender);
+        let carry = self.state.carry;
         *self.state = snapshot;
         if !hold {
             // The segment passes: its boundaries are facts about the stream.
             *self.state.framer(self.seg.sender) = framer;
+            self.state.carry = carry;
         }
         let mut out = RtspOutcome {
             hold,

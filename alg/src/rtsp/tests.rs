@@ -592,3 +592,75 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn interleaved_frames_cut_anywhere_are_never_held() {
+    // RTP over the RTSP connection crosses segment ends all the time; a cut frame header
+    // must not stall the media. The SETUP reply between the frames is still untranslated.
+    let reply = reply_200(4, "RTP/AVP;unicast;client_port=40000-40001");
+    let mut stream = b"$\x00\x00\x06RTPRTP$\x01\x00\x02RC".to_vec();
+    stream.extend(reply.as_bytes());
+    stream.extend(b"$\x00\x00\x03abc");
+    for cut in 1..stream.len() {
+        for cut2 in [cut + 1, cut + 2, cut + 3] {
+            // Cuts inside the reply's header block are the split-message policy (held).
+            let in_reply = |x: usize| (17..16 + reply.len()).contains(&x);
+            if in_reply(cut) || in_reply(cut2) {
+                continue;
+            }
+            let mut c = Conn::new();
+            c.send(RtspSender::Client, SETUP_VLC);
+            let mut out = Vec::new();
+            let mut events = 0;
+            let mut start = 0;
+            for end in [cut, cut2.min(stream.len()), stream.len()] {
+                if end <= start {
+                    continue;
+                }
+                let seq = c.seq[1];
+                let s = c.send_at(RtspSender::Server, seq, &stream[start..end]);
+                assert!(!s.out.hold, "cut at {cut}/{cut2}");
+                events += s.events().len();
+                out.extend(s.bytes);
+                c.seq[1] = seq.wrapping_add(u32::try_from(end - start).unwrap());
+                start = end;
+            }
+            let text = String::from_utf8_lossy(&out).into_owned();
+            assert!(
+                text.contains("client_port=5000-5001"),
+                "cut at {cut}/{cut2}"
+            );
+            assert_eq!(events, 2, "cut at {cut}/{cut2}");
+            assert_eq!(c.k.failed(RtspError::LostSync), 0);
+            assert_eq!(c.k.failed(RtspError::Gap), 0);
+        }
+    }
+}
+
+#[test]
+fn attack_5_content_length_not_matching_the_body() {
+    // Shorter than the body: the rest is framed as the next message, as the server frames it;
+    // here it is not RTSP, so inspection of the direction ends.
+    let mut c = Conn::new();
+    let m = format!(
+        "SET_PARAMETER rtsp://h RTSP/1.0\r\nCSeq: 1\r\nContent-Length: 3\r\n\r\nabcdef\r\n{SETUP_VLC}"
+    );
+    let s = c.send(RtspSender::Client, &m);
+    assert_eq!((s.text(), c.k.failed(RtspError::NotRtsp)), (m, 1));
+    assert!(c.allocations.is_empty());
+    // Longer than the body: the SETUP after it is body to the server too, and not parsed.
+    let mut c = Conn::new();
+    let m = format!(
+        "SET_PARAMETER rtsp://h RTSP/1.0\r\nCSeq: 1\r\nContent-Length: 300\r\n\r\nabc{SETUP_VLC}"
+    );
+    let s = c.send(RtspSender::Client, &m);
+    assert_eq!(s.text(), m);
+    assert!(c.allocations.is_empty());
+    // Once the body is over, a SETUP is parsed again.
+    let pad = 300 - 3 - SETUP_VLC.len();
+    let s = c.send(
+        RtspSender::Client,
+        &format!("{}{SETUP_VLC}", "x".repeat(pad)),
+    );
+    assert_eq!(s.out.edits.len(), 1);
+}
