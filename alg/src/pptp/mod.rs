@@ -40,7 +40,9 @@ pub mod message;
 #[cfg(test)]
 mod tests;
 
-pub use control::{process, PptpControl, PptpOutcome, MAX_CALLS, MAX_EDITS, MAX_EVENTS};
+pub use control::{
+    process, PptpControl, PptpOutcome, PptpSegment, MAX_CALLS, MAX_EDITS, MAX_EVENTS,
+};
 pub use gre::{GreError, GreV1Packet};
 pub use message::{ControlType, PptpSender};
 

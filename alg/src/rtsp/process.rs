@@ -14,7 +14,7 @@
 
 use super::message::{self, Frame, Head, Method, StartLine};
 use super::transport::{self, Destination, MAX_TRANSPORTS};
-use super::{DestinationPolicy, RtspConfig, RtspError, RtspEvent, RtspSender};
+use super::{DestinationPolicy, RtspConfig, RtspError, RtspEvent, RtspSender, RtspSessionId};
 use crate::counters::AlgCounters;
 use crate::edit::{Edit, EditList};
 use crate::expect::{Expectation, Protocol};
@@ -65,6 +65,8 @@ struct Setup {
     born: u32,
     /// Original sequence number of the 2xx reply, once seen.
     answered: Option<u32>,
+    /// The `Session` of the request (a SETUP adding a stream to a session).
+    session: Option<RtspSessionId>,
 }
 
 /// RTSP ALG state of one connection (both directions).
@@ -596,6 +598,7 @@ impl<A: FnMut(SocketAddrV4, bool) -> Option<SocketAddrV4>> Run<'_, A> {
             media,
             born: self.state.born,
             answered: None,
+            session: h.session,
         };
         self.state.born = self.state.born.wrapping_add(1);
         let slot = match existing {
@@ -714,7 +717,12 @@ impl<A: FnMut(SocketAddrV4, bool) -> Option<SocketAddrV4>> Run<'_, A> {
             answered: Some(msg_seq),
             ..setup
         });
-        let session = h.session.unwrap_or(message::session_hash(b""));
+        // The reply's Session (RFC 2326 §12.37: the server assigns it in the first SETUP
+        // reply), else the request's, else the hash of the empty id.
+        let session = h
+            .session
+            .or(setup.session)
+            .unwrap_or(message::session_hash(b""));
         for (m, c) in setup.media.iter().zip(chosen) {
             let Some(m) = m else { continue };
             if !c {

@@ -664,3 +664,23 @@ fn attack_5_content_length_not_matching_the_body() {
     );
     assert_eq!(s.out.edits.len(), 1);
 }
+
+#[test]
+fn a_reply_without_session_uses_the_request_session() {
+    let mut c = Conn::new();
+    let m = SETUP_VLC.replace("CSeq: 4\r\n", "CSeq: 4\r\nSession: 77AA\r\n");
+    c.send(RtspSender::Client, &m);
+    let s = c.send(
+        RtspSender::Server,
+        "RTSP/1.0 200 OK\r\nCSeq: 4\r\nTransport: RTP/AVP;unicast;client_port=40000-40001\r\n\r\n",
+    );
+    let tags: Vec<_> = s
+        .events()
+        .iter()
+        .map(|e| match e {
+            RtspEvent::Expect { session, .. } => *session,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(tags, vec![session_hash(b"77AA"); 2]);
+}
