@@ -35,10 +35,7 @@
 //! no GRE session is created, so the call fails without disturbing the control connection or
 //! other calls.
 
-use super::message::{
-    self, be16, ControlType, PptpSender, CALL_ID_AT, CALL_RESULT_AT, NEEDED_PREFIX,
-    PEER_CALL_ID_AT, SCCRP_RESULT_AT,
-};
+use super::message::{self, PptpSender, NEEDED_PREFIX};
 use super::{GreCall, PptpError, PptpEvent};
 use crate::counters::AlgCounters;
 use crate::edit::{Edit, EditList};
@@ -55,11 +52,6 @@ pub const MAX_EVENTS: usize = 3 * MAX_CALLS;
 /// Longest payload inspected (IP payloads never exceed it; edit offsets are 16 bits).
 const MAX_PAYLOAD: usize = u16::MAX as usize;
 
-/// Result Code of success in Start-Control-Connection-Reply ("1 (Successful channel
-/// establishment)"), Outgoing-Call-Reply ("1 (Connected)") and Incoming-Call-Reply
-/// ("1 (Connect)").
-const RESULT_OK: u8 = 1;
-
 /// One segment of the control connection.
 #[derive(Debug, Clone, Copy)]
 pub struct PptpSegment<'a> {
@@ -72,7 +64,7 @@ pub struct PptpSegment<'a> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
+pub(super) enum Phase {
     /// No Start-Control-Connection-Request yet (or after Stop-Control-Connection-Reply).
     Idle,
     /// A Start-Control-Connection-Request from this end waits for its reply.
@@ -84,7 +76,7 @@ enum Phase {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum CallState {
+pub(super) enum CallState {
     /// Outgoing-Call-Request seen; `inside`, `public` known.
     OutgoingRequested,
     /// Incoming-Call-Request seen; only `pac` known.
@@ -98,18 +90,18 @@ enum CallState {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Call {
-    state: CallState,
-    inside: u16,
-    public: u16,
-    pac: u16,
+pub(super) struct Call {
+    pub(super) state: CallState,
+    pub(super) inside: u16,
+    pub(super) public: u16,
+    pub(super) pac: u16,
 }
 
 impl Call {
-    fn has_public(&self) -> bool {
+    pub(super) fn has_public(&self) -> bool {
         self.state != CallState::IncomingRequested
     }
-    fn gre(&self) -> GreCall {
+    pub(super) fn gre(&self) -> GreCall {
         GreCall {
             inside_call_id: self.inside,
             public_call_id: self.public,
@@ -117,7 +109,7 @@ impl Call {
         }
     }
     /// The event that ends this call, if any is owed to the dataplane.
-    fn end_event(&self) -> Option<PptpEvent> {
+    pub(super) fn end_event(&self) -> Option<PptpEvent> {
         match self.state {
             CallState::Established => Some(PptpEvent::Remove(self.gre())),
             CallState::OutgoingRequested | CallState::IncomingReplied => Some(PptpEvent::Release {
@@ -134,8 +126,8 @@ impl Call {
 pub struct PptpControl {
     pns: MessageFramer,
     pac: MessageFramer,
-    phase: Phase,
-    calls: [Option<Call>; MAX_CALLS],
+    pub(super) phase: Phase,
+    pub(super) calls: [Option<Call>; MAX_CALLS],
 }
 
 impl Default for PptpControl {
@@ -198,12 +190,12 @@ impl PptpControl {
         out
     }
 
-    fn find(&self, f: impl Fn(&Call) -> bool) -> Option<usize> {
+    pub(super) fn find(&self, f: impl Fn(&Call) -> bool) -> Option<usize> {
         self.calls.iter().position(|c| c.as_ref().is_some_and(&f))
     }
 
     /// A free slot, or the slot of a cleared call (its events were already emitted).
-    fn free_slot(&self) -> Option<usize> {
+    pub(super) fn free_slot(&self) -> Option<usize> {
         self.calls
             .iter()
             .position(Option::is_none)
@@ -216,7 +208,7 @@ impl PptpControl {
 pub struct PptpOutcome {
     /// 2-byte Call ID rewrites to apply in place (no length change).
     pub edits: EditList<MAX_EDITS>,
-    events: [Option<PptpEvent>; MAX_EVENTS],
+    pub(super) events: [Option<PptpEvent>; MAX_EVENTS],
     /// Drop the segment (split message, gap, overflow): the sender retransmits. `edits` is
     /// then empty and events hold only [`PptpEvent::Release`]s of Call IDs allocated for it.
     pub hold: bool,
@@ -240,7 +232,7 @@ impl PptpOutcome {
     fn free_events(&self) -> usize {
         self.events.iter().filter(|e| e.is_none()).count()
     }
-    fn event(&mut self, e: PptpEvent) {
+    pub(super) fn event(&mut self, e: PptpEvent) {
         if let Some(s) = self.events.iter_mut().find(|s| s.is_none()) {
             *s = Some(e);
         }
@@ -248,16 +240,16 @@ impl PptpOutcome {
 }
 
 /// Working state of one [`process`] call.
-struct Run<'a, A> {
-    state: &'a mut PptpControl,
-    out: PptpOutcome,
-    counters: AlgCounters<PptpError>,
-    allocate: A,
-    allocated: [Option<(u16, u16)>; MAX_EDITS],
-    sender: PptpSender,
-    payload: &'a [u8],
+pub(super) struct Run<'a, A> {
+    pub(super) state: &'a mut PptpControl,
+    pub(super) out: PptpOutcome,
+    pub(super) counters: AlgCounters<PptpError>,
+    pub(super) allocate: A,
+    pub(super) allocated: [Option<(u16, u16)>; MAX_EDITS],
+    pub(super) sender: PptpSender,
+    pub(super) payload: &'a [u8],
     /// The message being handled was processed before (a retransmission).
-    retrans: bool,
+    pub(super) retrans: bool,
 }
 
 /// Processes one segment of a PPTP control connection.
@@ -398,329 +390,10 @@ impl<A: FnMut(u16) -> Option<u16>> Run<'_, A> {
     }
 
     /// Rewrites the 2-byte field at `at` (payload offset) to `v`.
-    fn edit(&mut self, at: usize, v: u16) {
+    pub(super) fn edit(&mut self, at: usize, v: u16) {
         let r = Edit::new(at, 2, &v.to_be_bytes()).and_then(|e| self.out.edits.push(e));
         if r.is_err() {
             self.counters.fail(PptpError::EditFailed);
         }
-    }
-
-    /// A message processed before: rewritten the same way as long as its call exists, but
-    /// nothing else changes (no state, no event, no count, no allocation).
-    fn retransmitted(&mut self, pos: usize, kind: ControlType, m: &[u8]) {
-        let (calls, phase, events, counters) = (
-            self.state.calls,
-            self.state.phase,
-            self.out.events,
-            self.counters,
-        );
-        self.retrans = true;
-        self.message(pos, kind, m);
-        self.retrans = false;
-        self.state.calls = calls;
-        self.state.phase = phase;
-        self.out.events = events;
-        self.counters = counters;
-    }
-
-    fn message(&mut self, pos: usize, kind: ControlType, m: &[u8]) {
-        use ControlType::*;
-        if kind.sender().is_some_and(|s| s != self.sender) {
-            self.counters.fail(PptpError::OutOfState);
-            return;
-        }
-        let is_call = !matches!(
-            kind,
-            StartControlConnectionRequest
-                | StartControlConnectionReply
-                | StopControlConnectionRequest
-                | StopControlConnectionReply
-                | EchoRequest
-                | EchoReply
-        );
-        if is_call && self.state.phase != Phase::Established {
-            self.counters.fail(PptpError::OutOfState);
-            return;
-        }
-        // NEEDED_PREFIX (17) bytes are present, or the whole message if shorter (16).
-        let id = be16(m, CALL_ID_AT).unwrap_or(0);
-        let peer = be16(m, PEER_CALL_ID_AT).unwrap_or(0);
-        let result = m.get(CALL_RESULT_AT).copied().unwrap_or(0);
-        let r = match kind {
-            StartControlConnectionRequest => self.start_request(),
-            StartControlConnectionReply => {
-                self.start_reply(m.get(SCCRP_RESULT_AT).copied().unwrap_or(0))
-            }
-            StopControlConnectionRequest => {
-                self.stop_request();
-                Ok(())
-            }
-            StopControlConnectionReply => self.stop_reply(),
-            EchoRequest | EchoReply => Ok(()),
-            OutgoingCallRequest => self.outgoing_request(pos, id),
-            OutgoingCallReply => self.outgoing_reply(pos, id, peer, result),
-            IncomingCallRequest => self.incoming_request(id),
-            IncomingCallReply => self.incoming_reply(pos, id, peer, result),
-            IncomingCallConnected => self.incoming_connected(pos, id),
-            CallClearRequest => self.clear_request(pos, id),
-            CallDisconnectNotify => self.disconnect_notify(id),
-            WanErrorNotify => self.untranslate_peer(pos, id),
-            SetLinkInfo => match self.sender {
-                PptpSender::Pac => self.untranslate_peer(pos, id),
-                PptpSender::Pns => self
-                    .state
-                    .find(|c| c.pac == id && c.state == CallState::Established)
-                    .map(|_| ())
-                    .ok_or(PptpError::UnknownCall),
-            },
-        };
-        match r {
-            Ok(()) => self.counters.message(),
-            Err(e) => self.counters.fail(e),
-        }
-    }
-
-    fn start_request(&mut self) -> Result<(), PptpError> {
-        match self.state.phase {
-            Phase::Idle | Phase::Requested(_) => {
-                self.state.phase = Phase::Requested(self.sender);
-                Ok(())
-            }
-            Phase::Established | Phase::Stopping => Err(PptpError::OutOfState),
-        }
-    }
-
-    fn start_reply(&mut self, result: u8) -> Result<(), PptpError> {
-        match self.state.phase {
-            Phase::Requested(s) if s != self.sender => {
-                self.state.phase = if result == RESULT_OK {
-                    Phase::Established
-                } else {
-                    Phase::Idle
-                };
-                Ok(())
-            }
-            _ => Err(PptpError::OutOfState),
-        }
-    }
-
-    fn stop_request(&mut self) {
-        for slot in self.state.calls.iter_mut() {
-            if let Some(e) = slot.take().and_then(|c| c.end_event()) {
-                self.out.event(e);
-            }
-        }
-        self.state.phase = Phase::Stopping;
-    }
-
-    fn stop_reply(&mut self) -> Result<(), PptpError> {
-        if self.state.phase != Phase::Stopping {
-            return Err(PptpError::OutOfState);
-        }
-        self.state.phase = Phase::Idle;
-        Ok(())
-    }
-
-    fn outgoing_request(&mut self, pos: usize, inside: u16) -> Result<(), PptpError> {
-        let live =
-            |c: &Call| c.inside == inside && c.has_public() && c.state != CallState::Clearing;
-        if let Some(i) = self.state.find(live) {
-            // A retransmission (or a PNS reusing a live Call ID): the same public Call ID.
-            let public = self.call(i).public;
-            self.edit(pos + CALL_ID_AT, public);
-            return Ok(());
-        }
-        if self.retrans {
-            return Ok(());
-        }
-        let slot = self.state.free_slot().ok_or(PptpError::TooManyCalls)?;
-        let public = (self.allocate)(inside).ok_or(PptpError::NoPublicCallId)?;
-        if self
-            .state
-            .find(|c| c.has_public() && c.state != CallState::Clearing && c.public == public)
-            .is_some()
-        {
-            return Err(PptpError::NoPublicCallId);
-        }
-        self.state.calls[slot] = Some(Call {
-            state: CallState::OutgoingRequested,
-            inside,
-            public,
-            pac: 0,
-        });
-        if let Some(a) = self.allocated.iter_mut().find(|a| a.is_none()) {
-            *a = Some((inside, public));
-        }
-        self.edit(pos + CALL_ID_AT, public);
-        Ok(())
-    }
-
-    fn call(&self, i: usize) -> Call {
-        self.state.calls[i].unwrap_or(Call {
-            state: CallState::Clearing,
-            inside: 0,
-            public: 0,
-            pac: 0,
-        })
-    }
-
-    fn outgoing_reply(
-        &mut self,
-        pos: usize,
-        pac: u16,
-        public: u16,
-        result: u8,
-    ) -> Result<(), PptpError> {
-        let i = self
-            .state
-            .find(|c| {
-                c.public == public
-                    && matches!(
-                        c.state,
-                        CallState::OutgoingRequested | CallState::Established
-                    )
-            })
-            .ok_or(PptpError::UnknownCall)?;
-        let mut c = self.call(i);
-        self.edit(pos + PEER_CALL_ID_AT, c.inside);
-        if c.state == CallState::OutgoingRequested {
-            if result == RESULT_OK {
-                c.pac = pac;
-                c.state = CallState::Established;
-                self.state.calls[i] = Some(c);
-                self.out.event(PptpEvent::Create(c.gre()));
-            } else {
-                self.state.calls[i] = None;
-                if let Some(e) = c.end_event() {
-                    self.out.event(e);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn incoming_request(&mut self, pac: u16) -> Result<(), PptpError> {
-        if self
-            .state
-            .find(|c| c.pac == pac && c.state == CallState::IncomingRequested)
-            .is_some()
-        {
-            return Ok(());
-        }
-        let slot = self.state.free_slot().ok_or(PptpError::TooManyCalls)?;
-        self.state.calls[slot] = Some(Call {
-            state: CallState::IncomingRequested,
-            inside: 0,
-            public: 0,
-            pac,
-        });
-        Ok(())
-    }
-
-    fn incoming_reply(
-        &mut self,
-        pos: usize,
-        inside: u16,
-        pac: u16,
-        result: u8,
-    ) -> Result<(), PptpError> {
-        if let Some(i) = self.state.find(|c| {
-            c.pac == pac
-                && c.inside == inside
-                && matches!(c.state, CallState::IncomingReplied | CallState::Established)
-        }) {
-            let public = self.call(i).public;
-            self.edit(pos + CALL_ID_AT, public);
-            return Ok(());
-        }
-        let i = self
-            .state
-            .find(|c| c.pac == pac && c.state == CallState::IncomingRequested)
-            .ok_or(PptpError::UnknownCall)?;
-        if result != RESULT_OK || self.retrans {
-            self.state.calls[i] = None;
-            return Ok(());
-        }
-        let public = (self.allocate)(inside).ok_or(PptpError::NoPublicCallId)?;
-        if self
-            .state
-            .find(|c| c.has_public() && c.state != CallState::Clearing && c.public == public)
-            .is_some()
-        {
-            return Err(PptpError::NoPublicCallId);
-        }
-        self.state.calls[i] = Some(Call {
-            state: CallState::IncomingReplied,
-            inside,
-            public,
-            pac,
-        });
-        if let Some(a) = self.allocated.iter_mut().find(|a| a.is_none()) {
-            *a = Some((inside, public));
-        }
-        self.edit(pos + CALL_ID_AT, public);
-        Ok(())
-    }
-
-    fn incoming_connected(&mut self, pos: usize, public: u16) -> Result<(), PptpError> {
-        let i = self
-            .state
-            .find(|c| {
-                c.public == public
-                    && matches!(c.state, CallState::IncomingReplied | CallState::Established)
-            })
-            .ok_or(PptpError::UnknownCall)?;
-        let mut c = self.call(i);
-        self.edit(pos + CALL_ID_AT, c.inside);
-        if c.state == CallState::IncomingReplied {
-            c.state = CallState::Established;
-            self.state.calls[i] = Some(c);
-            self.out.event(PptpEvent::Create(c.gre()));
-        }
-        Ok(())
-    }
-
-    fn clear_request(&mut self, pos: usize, inside: u16) -> Result<(), PptpError> {
-        let i = self
-            .state
-            .find(|c| c.inside == inside && c.has_public() && c.state != CallState::Clearing)
-            .or_else(|| {
-                self.state
-                    .find(|c| c.inside == inside && c.state == CallState::Clearing)
-            })
-            .ok_or(PptpError::UnknownCall)?;
-        let mut c = self.call(i);
-        self.edit(pos + CALL_ID_AT, c.public);
-        if let Some(e) = c.end_event() {
-            self.out.event(e);
-        }
-        c.state = CallState::Clearing;
-        self.state.calls[i] = Some(c);
-        Ok(())
-    }
-
-    fn disconnect_notify(&mut self, pac: u16) -> Result<(), PptpError> {
-        let i = self
-            .state
-            .find(|c| c.pac == pac && c.state != CallState::OutgoingRequested)
-            .ok_or(PptpError::UnknownCall)?;
-        let c = self.call(i);
-        self.state.calls[i] = None;
-        if let Some(e) = c.end_event() {
-            self.out.event(e);
-        }
-        Ok(())
-    }
-
-    /// WAN-Error-Notify, Set-Link-Info from a PAC: Peer's Call ID (offset 12) is the public
-    /// Call ID; the PNS must see its own.
-    fn untranslate_peer(&mut self, pos: usize, public: u16) -> Result<(), PptpError> {
-        let i = self
-            .state
-            .find(|c| c.public == public && c.state == CallState::Established)
-            .ok_or(PptpError::UnknownCall)?;
-        let inside = self.call(i).inside;
-        self.edit(pos + CALL_ID_AT, inside);
-        Ok(())
     }
 }

@@ -34,6 +34,7 @@
 //! sequence correction is needed. GRE from the PNS carries `S` (no change); GRE from the PAC
 //! carries `P`, translated to `I` ([`GreV1Packet::set_call_id`]).
 
+mod calls;
 pub mod control;
 pub mod gre;
 pub mod message;

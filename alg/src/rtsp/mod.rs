@@ -53,16 +53,16 @@
 //!   `dest_addr`; such messages are framed and skipped, `unsupported_version`), RTSP over
 //!   HTTP tunnelling, bare-CR line ends.
 
+mod handlers;
 pub mod message;
 mod process;
+mod state;
 #[cfg(test)]
 mod tests;
 pub mod transport;
 
-pub use process::{
-    process, RtspOutcome, RtspPeers, RtspSegment, RtspState, MAX_EDITS, MAX_EVENTS,
-    MAX_PENDING_SETUPS,
-};
+pub use process::{process, RtspOutcome, RtspPeers, RtspSegment, MAX_EDITS, MAX_EVENTS};
+pub use state::{RtspState, MAX_PENDING_SETUPS};
 pub use transport::{MAX_TRANSPORTS, MIN_MEDIA_PORT};
 
 use crate::expect::Expectation;
