@@ -320,8 +320,9 @@ pub fn process(
         run.state.framer(sender).boundary(seq_at(pos + len));
         let retrans = fresh_from.is_some_and(|n| seq_lt(seq_at(pos), n));
         match message::header(rest) {
-            Ok(h) if retrans => run.retransmitted(pos, h.kind, rest),
-            Ok(h) => run.message(pos, h.kind, rest),
+            // Only this message's bytes (those present): fields never read into the next.
+            Ok(h) if retrans => run.retransmitted(pos, h.kind, &rest[..len.min(rest.len())]),
+            Ok(h) => run.message(pos, h.kind, &rest[..len.min(rest.len())]),
             Err(_) if retrans => {}
             Err(PptpError::BadMagic) => {
                 run.counters.fail(PptpError::BadMagic);
