@@ -17,12 +17,19 @@ mod names;
 pub mod counters;
 pub mod edit;
 pub mod expect;
+pub mod framer;
 pub mod ftp;
 #[doc(hidden)]
 pub mod fuzz_harness;
 #[doc(hidden)]
 pub mod fuzz_harness_h323;
+#[doc(hidden)]
+pub mod fuzz_harness_pptp;
+#[doc(hidden)]
+pub mod fuzz_harness_rtsp;
 pub mod h323;
+pub mod pptp;
+pub mod rtsp;
 pub mod seq;
 mod text;
 pub mod tftp;
