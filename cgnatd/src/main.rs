@@ -37,6 +37,10 @@ struct Cli {
     /// With --bench: forward without translating (the I/O ceiling).
     #[arg(long, requires = "bench")]
     no_translate: bool,
+    /// With --bench: a TOML file with a `[logging]` table; run the control thread and those
+    /// sinks on the worker's events (the back-pressure experiment, docs/robustness.md).
+    #[arg(long, value_name = "FILE", requires = "bench")]
+    log_config: Option<PathBuf>,
     /// With --bench: also write the JSON result to this file.
     #[arg(long, value_name = "FILE", requires = "bench")]
     json: Option<PathBuf>,
@@ -49,6 +53,19 @@ struct Cli {
 /// Exit code for an invalid configuration.
 const EXIT_BAD_CONFIG: u8 = 2;
 
+/// The `[logging]` table of `path` (`--bench --log-config`).
+fn load_logging(path: &std::path::Path) -> Result<control::LoggingConfig, String> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Only {
+        logging: control::LoggingConfig,
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    toml::from_str::<Only>(&text)
+        .map(|o| o.logging)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -60,9 +77,17 @@ fn main() -> ExitCode {
         )
         .init();
     if let Some(profile) = cli.bench {
+        let logging = match cli.log_config.as_deref().map(load_logging).transpose() {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("cgnatd: {e}");
+                return ExitCode::from(EXIT_BAD_CONFIG);
+            }
+        };
         let opts = bench::BenchOpts {
             translate: !cli.no_translate,
             json: cli.json,
+            logging,
         };
         return match bench::run(&profile, &opts) {
             Ok(json) => {

@@ -9,6 +9,12 @@
 //! the inside ring is kept `IN_FLIGHT` deep so the worker never starves and never overflows.
 //! Method (RFC 9693): a preliminary phase creates the state (one packet per flow, not
 //! measured), then the measured phase runs for `duration_secs`.
+//!
+//! With `--log-config FILE` (a `[logging]` table), the worker also produces its events into
+//! a bounded queue drained by the daemon's real control thread with the real sinks (IPFIX,
+//! syslog, JSON lines, per-session logging), and one API event-stream subscriber that never
+//! reads is attached: the back-pressure experiment of `docs/robustness.md` (a dead, erroring
+//! or slow collector must cost events, counted, never packets).
 
 mod frames;
 mod latency;
@@ -51,6 +57,8 @@ pub struct BenchOpts {
     pub translate: bool,
     /// Write the JSON result here as well as to stdout.
     pub json: Option<std::path::PathBuf>,
+    /// Run the control thread and these sinks on the worker's events (see module docs).
+    pub logging: Option<control::LoggingConfig>,
 }
 
 struct Rings {
@@ -77,6 +85,74 @@ fn worker_config(p: &Profile, translate: bool) -> WorkerConfig {
     c.neighbors.max_pending_per_host = 64;
     c.translate = translate;
     c
+}
+
+/// The control thread, its sinks and a never-reading API event subscriber, fed by the worker.
+struct LogRig {
+    queue: Arc<crossbeam_queue::ArrayQueue<dataplane::events::WorkerEvent>>,
+    control: crate::control_thread::ControlThread,
+    /// Subscribed, never read: a `WatchEvents` client that stopped reading.
+    stalled: tokio::sync::broadcast::Receiver<control::api::model::ApiEvent>,
+    hub: control::api::EventHub,
+}
+
+impl LogRig {
+    fn start(l: &control::LoggingConfig, wc: &mut WorkerConfig) -> Result<Self, BenchError> {
+        wc.session_log = dataplane::nat::SessionLogPolicy {
+            enabled: l.sessions,
+            prefixes: l
+                .session_prefixes
+                .iter()
+                .map(|p| (u32::from(p.network().addr), p.len))
+                .collect(),
+            destinations: l.session_destinations,
+        };
+        let sinks = crate::sinks::Sinks::new(l)
+            .map_err(|e| BenchError::Setup(format!("logging: {e}")))?;
+        let queue = Arc::new(crossbeam_queue::ArrayQueue::new(
+            usize::try_from(l.event_queue).unwrap_or(65_536).max(1),
+        ));
+        let hub = control::api::EventHub::default();
+        let stalled = hub.subscribe();
+        let (_cmd_tx, cmd_rx) = std::sync::mpsc::channel();
+        let control = crate::control_thread::ControlThread::spawn(
+            sinks,
+            vec![Arc::clone(&queue)],
+            crate::control_thread::ControlShared {
+                events: hub.clone(),
+                sink_health: Arc::new(std::sync::Mutex::new(Vec::new())),
+            },
+            cmd_rx,
+        )
+        .map_err(|e| BenchError::Setup(format!("control thread: {e}")))?;
+        Ok(Self {
+            queue,
+            control,
+            stalled,
+            hub,
+        })
+    }
+
+    /// Stops the control thread (after a last drain) and describes what happened to the
+    /// events, as JSON.
+    fn finish(self, report: &LoopReport) -> String {
+        let st = self.control.stop();
+        let pending = self.stalled.len();
+        drop(self.hub);
+        format!(
+            "{{\"events_handled\":{},\"event_queue_full\":{},\"events_suppressed\":{},\
+             \"ipfix_send_errors\":{},\"syslog_send_errors\":{},\"syslog_write_errors\":{},\
+             \"json_write_errors\":{},\"stalled_subscriber_backlog\":{}}}",
+            st.events,
+            report.events_lost.0 + report.events_ring_full,
+            report.events_lost.1,
+            st.ipfix_send_errors,
+            st.syslog_send_errors,
+            st.syslog_write_errors,
+            st.json_write_errors,
+            pending
+        )
+    }
 }
 
 struct Gen<'a> {
@@ -440,7 +516,11 @@ pub fn run(profile_path: &std::path::Path, opts: &BenchOpts) -> Result<String, B
     inside.start()?;
     outside.start()?;
 
-    let wc = worker_config(&p, opts.translate);
+    let mut wc = worker_config(&p, opts.translate);
+    let logging = match &opts.logging {
+        Some(l) => Some(LogRig::start(l, &mut wc)?),
+        None => None,
+    };
     let worker: Worker<crate::pkt::Pkt> = Worker::new(wc);
     let io = WorkerIo {
         in_rx: inside.rx_queue(0)?,
@@ -448,7 +528,7 @@ pub fn run(profile_path: &std::path::Path, opts: &BenchOpts) -> Result<String, B
         out_rx: outside.rx_queue(0)?,
         out_tx: outside.tx_queue(0)?,
         alloc: PoolAlloc(pool.clone()),
-        events: None,
+        events: logging.as_ref().map(|l| Arc::clone(&l.queue)),
         live: None,
         handoff_tx: Vec::new(),
         handoff_rx: Vec::new(),
@@ -510,6 +590,7 @@ pub fn run(profile_path: &std::path::Path, opts: &BenchOpts) -> Result<String, B
     let sent_total = g.sent;
     drop(g);
 
+    let log_json = logging.map_or_else(|| "null".to_string(), |l| l.finish(&report));
     let c = &report.counters;
     if std::env::var_os("CGNAT_BENCH_DEBUG").is_some() {
         eprintln!(
@@ -540,7 +621,7 @@ pub fn run(profile_path: &std::path::Path, opts: &BenchOpts) -> Result<String, B
          \"latency_out_ns\":{{\"min\":{},\"mean\":{},\"p50\":{},\"p99\":{},\"p999\":{},\"max\":{}}},\
          \"rtt_ns\":{{\"p50\":{},\"p99\":{}}},\
          \"worker_idle_ratio\":{:.4},\"worker_drops\":{},\"generator_drops\":{},\"sent_total\":{},\
-         \"bindings\":{},\"state_bytes\":{},\"bytes_per_binding\":{:.1}}}",
+         \"bindings\":{},\"state_bytes\":{},\"bytes_per_binding\":{:.1},\"logging\":{}}}",
         p.name,
         p.scenario,
         opts.translate,
@@ -571,6 +652,7 @@ pub fn run(profile_path: &std::path::Path, opts: &BenchOpts) -> Result<String, B
         report.bindings,
         report.state_bytes,
         if report.bindings > 0 { report.state_bytes as f64 / f64::from(report.bindings) } else { 0.0 },
+        log_json,
     );
     if let Some(path) = &opts.json {
         std::fs::write(path, format!("{j}\n"))
