@@ -21,6 +21,7 @@ pub mod ftp;
 #[doc(hidden)]
 pub mod fuzz_harness;
 pub mod seq;
+pub mod sip;
 mod text;
 pub mod tftp;
 
