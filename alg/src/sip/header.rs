@@ -127,8 +127,7 @@ pub fn hostport(buf: &[u8], i: usize, end: usize) -> Option<HostPort> {
         }
         j += 1;
     } else {
-        while j < end && (buf[j].is_ascii_alphanumeric() || matches!(buf[j], b'.' | b'-' | b'_'))
-        {
+        while j < end && (buf[j].is_ascii_alphanumeric() || matches!(buf[j], b'.' | b'-' | b'_')) {
             j += 1;
         }
     }
@@ -175,8 +174,7 @@ pub fn params(buf: &[u8], i: usize, end: usize) -> Params {
         }
         let ns = skip_blanks(buf, i + 1, end);
         let mut ne = ns;
-        while ne < end && !matches!(buf[ne], b'=' | b';' | b' ' | b'\t' | b'\r' | b'\n' | b'>')
-        {
+        while ne < end && !matches!(buf[ne], b'=' | b';' | b' ' | b'\t' | b'\r' | b'\n' | b'>') {
             ne += 1;
         }
         let name = &buf[ns..ne];
@@ -185,8 +183,7 @@ pub fn params(buf: &[u8], i: usize, end: usize) -> Params {
         if buf.get(vs) == Some(&b'=') && vs < end {
             vs = skip_blanks(buf, vs + 1, end);
             ve = vs;
-            while ve < end && !matches!(buf[ve], b';' | b',' | b'>' | b'?') && !is_blank(buf[ve])
-            {
+            while ve < end && !matches!(buf[ve], b';' | b',' | b'>' | b'?') && !is_blank(buf[ve]) {
                 ve += 1;
             }
         }
@@ -345,7 +342,10 @@ mod tests {
         let v = via(s, 0, s.len()).unwrap();
         assert_eq!(&s[v.host.start..v.host.end], b"10.0.0.1:5060");
         let (a, b, addr) = v.params.received.unwrap();
-        assert_eq!((&s[a..b], addr), (&b"203.0.113.1"[..], Some(Ipv4Addr::new(203, 0, 113, 1))));
+        assert_eq!(
+            (&s[a..b], addr),
+            (&b"203.0.113.1"[..], Some(Ipv4Addr::new(203, 0, 113, 1)))
+        );
         let (a, b, port) = v.params.rport.unwrap();
         assert_eq!((&s[a..b], port), (&b"40000"[..], 40000));
         assert_eq!(via(b"SIP/2.0 10.0.0.1", 0, 16), None);
@@ -358,7 +358,10 @@ mod tests {
         entries(s, 0, s.len(), |a, b| got.push(s[a..b].to_vec()));
         assert_eq!(
             got,
-            vec![b"\"a,b\" <sip:x@1.2.3.4;p=a,b>".to_vec(), b"<sip:y@5.6.7.8>".to_vec()]
+            vec![
+                b"\"a,b\" <sip:x@1.2.3.4;p=a,b>".to_vec(),
+                b"<sip:y@5.6.7.8>".to_vec()
+            ]
         );
     }
 }

@@ -327,7 +327,9 @@ impl SipMessage {
             while next < h && matches!(payload[next], b' ' | b'\t') {
                 (le, next) = line_at(payload, next, body_start);
             }
-            let colon = (i..le).find(|&k| payload[k] == b':').ok_or(SipError::BadHeader)?;
+            let colon = (i..le)
+                .find(|&k| payload[k] == b':')
+                .ok_or(SipError::BadHeader)?;
             let (ns, ne) = trimmed(payload, i, colon);
             let (vs, ve) = trimmed(payload, colon + 1, le);
             msg.header(payload, header_of(&payload[ns..ne]), vs, ve, &mut first_via)?;

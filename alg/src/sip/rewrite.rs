@@ -151,8 +151,7 @@ impl SipMessage {
     /// media at the subscriber's address. Call after [`SipMessage::check_outbound`].
     pub fn media_to_map(&self, t: &Translation) -> impl Iterator<Item = &Media> + '_ {
         let own = *t.inside.ip();
-        self.media()
-            .filter(move |m| live(m) && m.conn == Some(own))
+        self.media().filter(move |m| live(m) && m.conn == Some(own))
     }
 
     fn media_at(&self, i: u8) -> Option<&Media> {
@@ -252,7 +251,10 @@ impl SipMessage {
 
     /// The edits for a message from an outside host: the subscriber's public endpoint back
     /// to its inside endpoint (see the module documentation). The body is not touched.
-    pub fn rewrite_inbound<const N: usize>(&self, t: &Translation) -> Result<EditList<N>, SipError> {
+    pub fn rewrite_inbound<const N: usize>(
+        &self,
+        t: &Translation,
+    ) -> Result<EditList<N>, SipError> {
         let public = *t.public.ip();
         let ours = |port: Option<u16>| match port {
             Some(p) => p == t.public.port(),

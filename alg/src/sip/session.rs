@@ -128,7 +128,11 @@ impl SipSession {
         if fresh > room {
             return Err(SipError::CallLimit);
         }
-        let i = match self.calls.iter().position(|c| matches!(c, Some(c) if c.id == call_id)) {
+        let i = match self
+            .calls
+            .iter()
+            .position(|c| matches!(c, Some(c) if c.id == call_id))
+        {
             Some(i) => i,
             None => {
                 let i = match self.calls.iter().position(Option::is_none) {
