@@ -20,6 +20,8 @@ pub mod expect;
 pub mod ftp;
 #[doc(hidden)]
 pub mod fuzz_harness;
+#[doc(hidden)]
+pub mod fuzz_harness_sip;
 pub mod seq;
 pub mod sip;
 mod text;

@@ -159,6 +159,11 @@ pub fn process<const N: usize>(
         }
     };
     let mut room = room;
+    // Per message: the range its edits cover and their total length change; recorded as one
+    // sequence correction each (see `record`).
+    let mut groups = [None; super::MAX_MESSAGES_PER_SEGMENT];
+    let mut parsed = 0u64;
+    let mut rewritten = 0u64;
     for &start in &starts[..n_starts] {
         let start = usize::from(start);
         let msg_seq = pkt
@@ -184,7 +189,8 @@ pub fn process<const N: usize>(
         if let Some(st) = stream.as_deref_mut() {
             st.release_held();
         }
-        counters.message();
+        parsed += 1;
+        let before = out.edits.len();
         let r = match pkt.sender_side {
             Side::Inside => outbound(
                 session,
@@ -203,18 +209,35 @@ pub fn process<const N: usize>(
         if let Err(e) = r {
             counters.fail(e);
         }
+        if out.edits.iter().skip(before).any(|e| !e.is_noop(payload)) {
+            rewritten += 1;
+        }
+        let mut new = out.edits.iter().skip(before);
+        if let Some(first) = new.next() {
+            let last = new.last().unwrap_or(first);
+            let delta: i64 = out
+                .edits
+                .iter()
+                .skip(before)
+                .map(|e| i64::from(e.delta()))
+                .sum();
+            add(&mut groups, (first.offset(), last.end(), delta));
+        }
         for e in session.on_message(&msg).iter().flatten() {
             add(&mut out.remove, *e);
         }
     }
     if let Some(h) = history {
-        if let Err(e) = h.record_edits(pkt.seq, out.edits.iter()) {
+        if let Err(e) = record(h, pkt.seq, &groups) {
             counters.fail(match e {
                 SeqError::HistoryFull => SipError::SeqHistoryFull,
                 SeqError::OutOfOrder => SipError::SeqOutOfOrder,
             });
             *session = saved;
-            if e == SeqError::HistoryFull {
+            // Full with corrections in flight: their ACKs are coming, hold. Full although
+            // nothing is in flight: this segment alone needs more than the history holds,
+            // holding would never help; it passes unmodified.
+            if e == SeqError::HistoryFull && !h.is_empty() {
                 return SipOutcome::held(&allocated);
             }
             let mut o = SipOutcome::<N>::default();
@@ -224,15 +247,40 @@ pub fn process<const N: usize>(
             return o;
         }
     }
-    for e in out.edits.iter() {
-        if !e.is_noop(payload) {
-            counters.rewrite();
-        }
-    }
+    // Messages and rewrites are counted once the packet is forwarded (a held segment is
+    // parsed again when it is retransmitted).
+    counters.messages += parsed;
+    counters.rewrites += rewritten;
     for _ in out.install() {
         counters.expectation();
     }
     out
+}
+
+/// Records one correction per rewritten message: the bytes from its first to the end of its
+/// last edit were replaced by that range's new text. A SIP message can need a dozen
+/// length-changing edits and a segment several messages; recorded edit by edit they would
+/// overflow the history ([`crate::seq::HISTORY_LEN`]). Coalescing is exact for every position
+/// outside the ranges (segment and message starts); a segment starting inside a range (a
+/// sender re-segmenting in the middle of a rewritten message) maps to the range's start, as
+/// for any rewritten text. All or nothing.
+fn record(
+    h: &mut SeqHistory,
+    seq: u32,
+    groups: &[Option<(usize, usize, i64)>],
+) -> Result<(), SeqError> {
+    let mut trial = *h;
+    for &(start, end, delta) in groups.iter().flatten() {
+        let old = end.saturating_sub(start);
+        let new = i64::try_from(old).unwrap_or(i64::MAX).saturating_add(delta);
+        let (Ok(old), Ok(new)) = (u16::try_from(old), u16::try_from(new)) else {
+            return Err(SeqError::OutOfOrder);
+        };
+        let at = seq.wrapping_add(u32::try_from(start).unwrap_or(u32::MAX));
+        trial.record(at, old, new)?;
+    }
+    *h = trial;
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
