@@ -187,7 +187,7 @@ pub fn process<const N: usize>(
             }
         };
         if let Some(st) = stream.as_deref_mut() {
-            st.release_held();
+            st.release_held(msg_seq);
         }
         parsed += 1;
         let before = out.edits.len();

@@ -94,6 +94,10 @@ pub struct SipStream {
     media: Option<(u32, [MediaMap; MAX_MEDIA], u8)>,
     /// The incomplete message last held, and how many times.
     held: Option<(u32, u8)>,
+    /// The incomplete message last given up on (passed unmodified): never held again.
+    given_up: Option<u32>,
+    /// Segments held in a row behind the held message.
+    behind_holds: u8,
 }
 
 impl SipStream {
@@ -110,6 +114,8 @@ impl SipStream {
             gap_holds: 0,
             media: None,
             held: None,
+            given_up: None,
+            behind_holds: 0,
         }
     }
 
@@ -242,28 +248,52 @@ impl SipStream {
     /// Counts one hold of the incomplete message starting at `msg_seq`; returns whether it
     /// may be held again (at most `max` times for the same message).
     pub fn hold_split(&mut self, msg_seq: u32, max: u8) -> bool {
+        if self.given_up == Some(msg_seq) {
+            return false;
+        }
         let n = match self.held {
             Some((s, n)) if s == msg_seq => n,
             _ => 0,
         };
         if n < max {
             self.held = Some((msg_seq, n + 1));
+            self.behind_holds = 0;
             true
         } else {
             self.held = None;
+            self.given_up = Some(msg_seq);
             false
         }
     }
 
     /// Whether a segment starting at `seq` lies wholly after a held incomplete message: it
     /// must be held too, or the receiver would get the message's tail before its rewritten
-    /// (longer or shorter) start, at sequence numbers the correction then moves.
-    pub fn behind_held(&self, seq: u32) -> bool {
-        matches!(self.held, Some((s, _)) if seq_lt(s, seq))
+    /// (longer or shorter) start, at sequence numbers the correction then moves. Bounded: at
+    /// most [`MAX_GAP_HOLDS`] such segments in a row, and never once the stream is dead.
+    pub fn behind_held(&mut self, seq: u32) -> bool {
+        if self.state == State::Dead {
+            self.held = None;
+        }
+        if !matches!(self.held, Some((s, _)) if seq_lt(s, seq)) {
+            return false;
+        }
+        self.behind_holds += 1;
+        if self.behind_holds > MAX_GAP_HOLDS {
+            self.behind_holds = 0;
+            if let Some((s, _)) = self.held.take() {
+                self.given_up = Some(s);
+            }
+            return false;
+        }
+        true
     }
 
-    /// The held incomplete message went through (complete, or given up).
-    pub fn release_held(&mut self) {
-        self.held = None;
+    /// The message starting at `msg_seq` arrived complete: if it was the held one, later
+    /// segments are no longer held behind it.
+    pub fn release_held(&mut self, msg_seq: u32) {
+        if matches!(self.held, Some((s, _)) if s == msg_seq) {
+            self.held = None;
+            self.behind_holds = 0;
+        }
     }
 }
