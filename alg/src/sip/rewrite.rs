@@ -9,8 +9,8 @@
 //! `a=rtcp` address become the public address, each `m=` port the public RTP port the
 //! dataplane allocated, `a=rtcp` the public RTCP port (RTP + 1). Content-Length is rewritten to
 //! the new body length. Before anything is rewritten, [`SipMessage::check_outbound`] refuses
-//! the whole message (it then passes unmodified and opens nothing) when the top Via, a
-//! Contact or an SDP address is an IPv4 address other than the sender's own, when a `maddr`
+//! the whole message (it then passes unmodified and opens nothing) when the top Via (of a
+//! request), a Contact or an SDP address is an IPv4 address other than the sender's own, when a `maddr`
 //! parameter is present, or when a media line has a privileged port, an odd RTP port or a
 //! port count.
 //!
@@ -111,7 +111,10 @@ impl SipMessage {
         if self.maddr {
             return Err(SipError::Maddr);
         }
-        if matches!(self.top_via, Some((Some(a), _)) if a != own) {
+        // A request's top Via is the sender's own (RFC 3261 §8.1.1.7); a response carries
+        // the requester's Vias (§8.2.6.2), which are not checked.
+        let request = self.status().is_none();
+        if request && matches!(self.top_via, Some((Some(a), _)) if a != own) {
             return Err(SipError::AddressMismatch);
         }
         if let Some(c) = self.contact {

@@ -949,3 +949,156 @@ fn attack_7_call_limits_evict_the_oldest_call() {
     assert_eq!(o.released().copied().collect::<Vec<_>>(), vec![50000]);
     assert_eq!(k.failed(SipError::CallLimit), 1);
 }
+
+#[test]
+fn subscriber_as_uas_answers_an_inbound_invite_with_sdp() {
+    // SIPp `uas` behind the NAT: the peer's INVITE came in (Via is the peer's), the
+    // subscriber answers with its SDP.
+    let ok = msg(
+        "SIP/2.0 200 OK
+Via: SIP/2.0/UDP 198.51.100.10:5060;branch=z9hG4bKx;received=198.51.100.10
+From: <sip:bob@198.51.100.10>;tag=b
+To: <sip:alice@100.64.0.2:5060>;tag=a
+Call-ID: in-1
+CSeq: 1 INVITE
+Contact: <sip:alice@100.64.0.2:5060;transport=UDP>
+Content-Type: application/sdp
+Content-Length: {CL}
+
+v=0
+o=user1 53655765 2353687637 IN IP4 100.64.0.2
+s=-
+c=IN IP4 100.64.0.2
+t=0 0
+m=audio 6000 RTP/AVP 0
+a=rtpmap:0 PCMU/8000
+",
+        "\r\n",
+    );
+    let mut s = SipSession::new();
+    let mut k = AlgCounters::default();
+    let o = run(&mut s, Side::Inside, &ok, 0, &mut k);
+    let out = String::from_utf8(apply(&ok, &o.edits)).unwrap();
+    assert!(out.contains(
+        "Via: SIP/2.0/UDP 198.51.100.10:5060;branch=z9hG4bKx;received=198.51.100.10\r\n"
+    ));
+    assert!(out.contains("To: <sip:alice@203.0.113.200:40000>;tag=a\r\n"));
+    assert!(out.contains("Contact: <sip:alice@203.0.113.200:40000;transport=UDP>\r\n"));
+    assert!(out.contains("c=IN IP4 203.0.113.200\r\nt=0 0\r\nm=audio 50000 RTP/AVP 0\r\n"));
+    let (cl, body) = cl_and_body(out.as_bytes());
+    assert_eq!(cl, body);
+    assert_eq!(
+        o.install().copied().collect::<Vec<_>>(),
+        vec![
+            Expectation::inbound(Protocol::Udp, PEER, sa(PUBLIC, 50000), sa(INSIDE, 6000)),
+            Expectation::inbound(Protocol::Udp, PEER, sa(PUBLIC, 50001), sa(INSIDE, 6001)),
+        ]
+    );
+    assert_eq!(k.total_failures(), 0, "{k:?}");
+}
+
+#[test]
+fn attack_10_rewrites_under_retransmission_and_sack_with_two_corrections() {
+    let a = msg(UAC_INVITE, "\r\n");
+    let b = msg(REGISTER, "\r\n");
+    let isn = u32::MAX - 300; // the sequence space wraps inside the second message
+    let seq_b = isn.wrapping_add(u32::try_from(a.len()).unwrap());
+    let end_b = seq_b.wrapping_add(u32::try_from(b.len()).unwrap());
+    let mut st = SipStream::new(isn);
+    let (mut h, mut s, mut k) = (SeqHistory::new(), SipSession::new(), AlgCounters::default());
+    let oa = tcp_run(&mut st, &mut h, &mut s, isn, &a, &mut k);
+    let ob = tcp_run(&mut st, &mut h, &mut s, seq_b, &b, &mut k);
+    let (ga, gb) = (
+        apply(&a, &oa.edits).len() - a.len(),
+        apply(&b, &ob.edits).len() - b.len(),
+    );
+    assert_eq!(h.len(), 2, "two corrections in flight");
+    assert_eq!(
+        h.map_seq(seq_b),
+        seq_b.wrapping_add(u32::try_from(ga).unwrap())
+    );
+    assert_eq!(
+        h.map_seq(end_b),
+        end_b.wrapping_add(u32::try_from(ga + gb).unwrap())
+    );
+    // Both retransmitted: the same bytes, the corrections unchanged.
+    let ra = tcp_run(&mut st, &mut h, &mut s, isn, &a, &mut k);
+    let rb = tcp_run(&mut st, &mut h, &mut s, seq_b, &b, &mut k);
+    assert_eq!(apply(&a, &ra.edits), apply(&a, &oa.edits));
+    assert_eq!(apply(&b, &rb.edits), apply(&b, &ob.edits));
+    assert_eq!(h.len(), 2);
+    assert_eq!(k.total_failures(), 0, "{k:?}");
+    // The receiver SACKs the second message and ACKs the first: mapped back exactly.
+    let t_b = h.map_seq(seq_b);
+    let t_end = h.map_seq(end_b);
+    assert_eq!(h.unmap_sack(t_b, t_end), Some((seq_b, end_b)));
+    assert_eq!(h.unmap_ack(t_b), seq_b);
+    assert_eq!(h.unmap_ack(t_end), end_b);
+}
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn template() -> impl Strategy<Value = (String, &'static str, bool, usize)> {
+        (
+            prop_oneof![Just("\r\n"), Just("\n"), Just("\r")],
+            any::<bool>(),
+            1usize..400,
+        )
+            .prop_map(|(eol, compact, cut)| {
+                let mut t = UAC_INVITE.to_string();
+                if compact {
+                    t = t
+                        .replace("Via:", "v:")
+                        .replace("From:", "f:")
+                        .replace("Contact:", "m:")
+                        .replace("Content-Length:", "l:")
+                        .replace("Content-Type:", "c:")
+                        .replace("Call-ID:", "i:");
+                }
+                (t, eol, compact, cut)
+            })
+    }
+
+    proptest! {
+        /// Any variant of the INVITE, rewritten alone or as part of a TCP stream cut
+        /// anywhere: the same bytes, a Content-Length equal to the body.
+        #[test]
+        fn rewrites_agree_across_forms_and_segmentation((t, eol, _c, cut) in template()) {
+            let p = msg(&t, eol);
+            let (_, alone) = outbound_rewrite(&p, Transport::Udp);
+            let (cl, body) = cl_and_body(&alone);
+            prop_assert_eq!(cl, body);
+            let cut = cut.min(p.len() - 1);
+            let mut st = SipStream::new(5);
+            let (mut h, mut s, mut k) = (SeqHistory::new(), SipSession::new(), AlgCounters::default());
+            let first = tcp_run(&mut st, &mut h, &mut s, 5, &p[..cut], &mut k);
+            prop_assert!(first.hold);
+            let whole = tcp_run(&mut st, &mut h, &mut s, 5, &p, &mut k);
+            prop_assert!(!whole.hold);
+            prop_assert_eq!(apply(&p, &whole.edits), alone);
+        }
+
+        /// Arbitrary bytes: no panic, spans inside the payload and in order, edits apply.
+        #[test]
+        fn arbitrary_bytes_never_break_the_parser(data in proptest::collection::vec(any::<u8>(), 0..600),
+                                                  prefix in prop_oneof![Just(&b"INVITE sip:a@100.64.0.2 SIP/2.0\r\n"[..]), Just(&b"SIP/2.0 200 OK\r\n"[..]), Just(&b""[..])]) {
+            let mut p = prefix.to_vec();
+            p.extend_from_slice(&data);
+            for tp in [Transport::Udp, Transport::Tcp] {
+                if let Ok(m) = SipMessage::parse(&p, 0, tp) {
+                    let mut last = 0;
+                    for s in m.spans() {
+                        prop_assert!(usize::from(s.start) >= last && s.end >= s.start);
+                        prop_assert!(usize::from(s.end) <= p.len());
+                        last = usize::from(s.end);
+                    }
+                    if let Ok(e) = m.rewrite_inbound::<MAX_EDITS>(&tr()) {
+                        apply(&p, &e);
+                    }
+                }
+            }
+        }
+    }
+}
