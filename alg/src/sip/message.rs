@@ -49,6 +49,8 @@ pub struct SipMessage {
     pub maddr: bool,
     /// The body is SDP (Content-Type `application/sdp`).
     pub sdp: bool,
+    /// Why the SDP body could not be read (then it has no spans and no media).
+    pub sdp_error: Option<SipError>,
     start: u16,
     end: u16,
     body_start: u16,
@@ -145,6 +147,7 @@ impl SipMessage {
             top_via: None,
             maddr: false,
             sdp: false,
+            sdp_error: None,
             start: 0,
             end: 0,
             body_start: 0,
@@ -336,7 +339,21 @@ impl SipMessage {
             i = next;
         }
         if msg.sdp && end > body_start {
-            sdp::parse(payload, body_start, end, &mut msg)?;
+            // A bad SDP body does not stop the headers from being translated (an outside
+            // host's message must still reach the subscriber): its spans and media are
+            // dropped and the checks refuse to open or rewrite anything of it.
+            let (n_spans, n_media) = (msg.n_spans, msg.n_media);
+            if let Err(e) = sdp::parse(payload, body_start, end, &mut msg) {
+                for s in msg.spans.iter_mut().skip(usize::from(n_spans)) {
+                    *s = None;
+                }
+                for m in msg.media.iter_mut().skip(usize::from(n_media)) {
+                    *m = None;
+                }
+                msg.n_spans = n_spans;
+                msg.n_media = n_media;
+                msg.sdp_error = Some(e);
+            }
         }
         Ok(msg)
     }

@@ -433,7 +433,7 @@ fn inbound<const N: usize>(
         Ok(None) => {}
         Err(e) => return Err(e),
     }
-    if msg.media().next().is_none() {
+    if msg.media().next().is_none() && msg.sdp_error.is_none() {
         return Ok(());
     }
     msg.check_inbound(t.peer)?;

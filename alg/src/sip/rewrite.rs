@@ -108,6 +108,9 @@ impl SipMessage {
     /// documentation). `Err`: pass the message unmodified, open nothing, count the reason.
     pub fn check_outbound(&self, t: &Translation) -> Result<(), SipError> {
         let own = *t.inside.ip();
+        if let Some(e) = self.sdp_error {
+            return Err(e);
+        }
         if self.maddr {
             return Err(SipError::Maddr);
         }
@@ -138,6 +141,9 @@ impl SipMessage {
     /// The checks before relating an outside host's media (`outbound_expectations`): its
     /// media must be at its own address (`sender`), no `maddr`.
     pub fn check_inbound(&self, sender: Ipv4Addr) -> Result<(), SipError> {
+        if let Some(e) = self.sdp_error {
+            return Err(e);
+        }
         if self.maddr {
             return Err(SipError::Maddr);
         }

@@ -11,7 +11,8 @@
 //! RFC 4566 §5.7: "A session description MUST contain either at least one "c=" field in each
 //! media description or a single "c=" field at the session level"; a media-level `c=`
 //! overrides the session-level one. Lines end in CRLF (LF and CR accepted, as for headers).
-//! Only `IN IP4` addresses are read. At most [`MAX_MEDIA`] `m=` lines.
+//! Only `IN IP4` addresses are read; a `c=` with another address type makes its media
+//! unopenable (as if on hold). At most [`MAX_MEDIA`] `m=` lines.
 
 use super::message::SipMessage;
 use super::{Field, Media, MediaKind, SipError, MAX_MEDIA};
@@ -103,13 +104,20 @@ pub(super) fn parse(
                     }
                 }
                 b'c' => {
-                    let (a, b, addr) = in_ip4(buf, vs, ve, 0).ok_or(SipError::BadSdp)?;
-                    let idx = if in_media {
-                        msg.media_count().saturating_sub(1)
-                    } else {
-                        usize::from(super::SESSION_LEVEL)
+                    // Not `IN IP4 <addr>` (IPv6, FQDN): nothing to translate and nothing to
+                    // open; the media it governs is treated as on hold (0.0.0.0).
+                    let addr = match in_ip4(buf, vs, ve, 0) {
+                        Some((a, b, addr)) => {
+                            let idx = if in_media {
+                                msg.media_count().saturating_sub(1)
+                            } else {
+                                usize::from(super::SESSION_LEVEL)
+                            };
+                            msg.push_span(Field::Connection, a, b, Some(addr), None, idx)?;
+                            addr
+                        }
+                        None => Ipv4Addr::UNSPECIFIED,
                     };
-                    msg.push_span(Field::Connection, a, b, Some(addr), None, idx)?;
                     if in_media {
                         media_c = Some(addr);
                         msg.set_last_media_conn(addr);

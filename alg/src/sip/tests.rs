@@ -1102,3 +1102,41 @@ mod prop {
         }
     }
 }
+
+#[test]
+fn bad_or_ipv6_sdp_from_outside_still_untranslates_the_headers() {
+    for (from, to, err) in [
+        (
+            "m=audio 6000 RTP/AVP 0",
+            "m=audio x RTP/AVP 0",
+            Some(SipError::BadSdp),
+        ),
+        ("c=IN IP4 198.51.100.10", "c=IN IP6 2001:db8::1", None),
+    ] {
+        let p = msg(&UAS_200.replace(from, to), "\r\n");
+        let mut s = SipSession::new();
+        let mut k = AlgCounters::default();
+        let o = run(&mut s, Side::Outside, &p, 0, &mut k);
+        let out = String::from_utf8(apply(&p, &o.edits)).unwrap();
+        assert!(out.contains("From: sipp <sip:sipp@100.64.0.2:5060>;tag=4711SIPpTag001\r\n"));
+        assert_eq!(o.install().count(), 0, "{to}");
+        match err {
+            Some(e) => assert_eq!(k.failed(e), 1),
+            None => assert_eq!(k.total_failures(), 0),
+        }
+    }
+    // From the subscriber, an IPv6 c= is neither rewritten nor opened; the headers are.
+    let p = msg(
+        &UAC_INVITE.replace("c=IN IP4 100.64.0.2", "c=IN IP6 2001:db8::2"),
+        "\r\n",
+    );
+    let mut s = SipSession::new();
+    let mut k = AlgCounters::default();
+    let o = run(&mut s, Side::Inside, &p, 0, &mut k);
+    let out = String::from_utf8(apply(&p, &o.edits)).unwrap();
+    assert!(out.contains("c=IN IP6 2001:db8::2\r\n") && out.contains("m=audio 6000 RTP/AVP 0"));
+    assert!(out.contains("Contact: sip:sipp@203.0.113.200:40000\r\n"));
+    assert_eq!(o.install().count(), 0);
+    let (cl, body) = cl_and_body(out.as_bytes());
+    assert_eq!(cl, body);
+}
