@@ -155,6 +155,10 @@ def seeds():
     yield "tcp_uac_one_segment", 0x01, stream
     yield "tcp_uac_seg_64", 0x01 | (4 << 4), stream
     yield "tcp_uac_seg_240_lazy_ack", 0x09 | (15 << 4), stream
+    for eol, name in (("\n", "lf"), ("\r", "cr")):
+        st = (msg(t(UAC_INVITE, p), eol) + msg(t(ACK, p), eol) + eol.encode() * 2
+              + msg(t(BYE, p), eol) + msg(t(REGISTER, p), eol))
+        yield f"tcp_uac_{name}_seg_224", 0x01 | (14 << 4), st
     yield "tcp_compact_seg_128", 0x01 | (8 << 4), msg(t(COMPACT, p)) + msg(t(BYE, p))
     yield "tcp_uas_200", 0x03, msg(t(UAS_200, p)) + msg(t(REG_200, p))
     yield "tcp_slipstream_post_register", 0x01 | (13 << 4), POST + msg(t(REGISTER, p))

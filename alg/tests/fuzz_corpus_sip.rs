@@ -63,7 +63,12 @@ fn sip_corpus_replays() {
     let k = run("tcp_uac_seg_64");
     assert_eq!((k.messages, k.rewrites, k.expectations), (0, 0, 0), "{k:?}");
     assert_eq!(k.failed(SipError::SplitMessage), 16, "{k:?}");
-    for name in ["tcp_uac_one_segment", "tcp_uac_seg_240_lazy_ack"] {
+    for name in [
+        "tcp_uac_one_segment",
+        "tcp_uac_seg_240_lazy_ack",
+        "tcp_uac_lf_seg_224",
+        "tcp_uac_cr_seg_224",
+    ] {
         let k = run(name);
         assert_eq!((k.messages, k.rewrites), (4, 4), "{name}: {k:?}");
         assert_eq!(k.expectations, 2, "{name}: {k:?}");
