@@ -76,8 +76,10 @@ pub fn sip(data: &[u8]) -> AlgCounters<SipError> {
     };
     let mut session = SipSession::new();
     let mut next_port: u16 = 50000;
+    let mut given = Vec::new();
     let mut allocate = |_: &sip::Media| {
         next_port = next_port.wrapping_add(2).max(MIN_MEDIA_PORT);
+        given.push(next_port);
         Some(next_port)
     };
     let mut out = [0u8; 1 << 16];
@@ -101,6 +103,7 @@ pub fn sip(data: &[u8]) -> AlgCounters<SipError> {
                 &mut allocate,
             );
             assert!(!o.hold, "UDP is never held");
+            check_ports(&given, &o);
             let n = check_edits(input, &o.edits, &mut out);
             if !o.edits.is_empty() {
                 match SipMessage::parse(&out[..n], 0, Transport::Udp) {
@@ -113,6 +116,20 @@ pub fn sip(data: &[u8]) -> AlgCounters<SipError> {
         Transport::Tcp => tcp(input, flags, side, &t, &mut session, &mut counters),
     }
     counters
+}
+
+/// Every public port handed out is used by an installed RTP expectation or released.
+fn check_ports<const N: usize>(given: &[u16], o: &sip::SipOutcome<N>) {
+    for p in given {
+        let used = o
+            .install()
+            .any(|x| x.public.is_some_and(|a| a.port() == *p));
+        let released = o.released().any(|r| r == p);
+        assert!(
+            used != released,
+            "port {p}: used {used}, released {released}"
+        );
+    }
 }
 
 fn check_edits<const N: usize>(
@@ -184,6 +201,7 @@ fn tcp(
         let payload = &stream[start..cut];
         let seq = ISN.wrapping_add(u32::try_from(start).unwrap_or(0));
         let before = hist;
+        let mut given = Vec::new();
         let o = sip::process::<MAX_EDITS>(
             session,
             Some(&mut st),
@@ -200,9 +218,11 @@ fn tcp(
             counters,
             |_| {
                 next_port = next_port.wrapping_add(2).max(MIN_MEDIA_PORT);
+                given.push(next_port);
                 Some(next_port)
             },
         );
+        check_ports(&given, &o);
         if o.hold {
             assert!(o.edits.is_empty() && o.install().next().is_none());
             assert_eq!(hist, before, "a held segment records no correction");

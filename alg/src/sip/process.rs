@@ -105,6 +105,16 @@ impl<const N: usize> SipOutcome<N> {
         }
         o
     }
+
+    /// Cancels everything of the packet: every port handed out (used or not) is released.
+    fn abort(&self, allocated: &[Option<u16>], hold: bool) -> Self {
+        let mut o = Self::held(allocated);
+        o.hold = hold;
+        for p in self.released() {
+            add(&mut o.released, *p);
+        }
+        o
+    }
 }
 
 /// Processes one packet of a SIP master session.
@@ -130,6 +140,7 @@ pub fn process<const N: usize>(
 ) -> SipOutcome<N> {
     let mut out = SipOutcome::<N>::default();
     let saved = *session;
+    let saved_media = stream.as_deref().map(SipStream::remembered_media);
     let mut allocated = [None; 2 * MAX_MEDIA];
     let payload = pkt.payload;
     let mut starts = [0u16; super::MAX_MESSAGES_PER_SEGMENT];
@@ -176,7 +187,10 @@ pub fn process<const N: usize>(
                 if let Some(st) = stream.as_deref_mut() {
                     if st.hold_split(msg_seq, MAX_SPLIT_HOLDS) {
                         *session = saved;
-                        return SipOutcome::held(&allocated);
+                        if let Some(m) = saved_media {
+                            st.restore_media(m);
+                        }
+                        return out.abort(&allocated, true);
                     }
                 }
                 continue;
@@ -234,17 +248,13 @@ pub fn process<const N: usize>(
                 SeqError::OutOfOrder => SipError::SeqOutOfOrder,
             });
             *session = saved;
+            if let (Some(st), Some(m)) = (stream, saved_media) {
+                st.restore_media(m);
+            }
             // Full with corrections in flight: their ACKs are coming, hold. Full although
             // nothing is in flight: this segment alone needs more than the history holds,
             // holding would never help; it passes unmodified.
-            if e == SeqError::HistoryFull && !h.is_empty() {
-                return SipOutcome::held(&allocated);
-            }
-            let mut o = SipOutcome::<N>::default();
-            for p in allocated.iter().flatten() {
-                add(&mut o.released, *p);
-            }
-            return o;
+            return out.abort(&allocated, e == SeqError::HistoryFull && !h.is_empty());
         }
     }
     // Messages and rewrites are counted once the packet is forwarded (a held segment is

@@ -234,6 +234,16 @@ impl SipStream {
         }
     }
 
+    /// The remembered media ports (to restore them when a packet's rewrite is cancelled).
+    pub(super) fn remembered_media(&self) -> Option<(u32, [MediaMap; MAX_MEDIA], u8)> {
+        self.media
+    }
+
+    /// Puts back what [`SipStream::remembered_media`] returned.
+    pub(super) fn restore_media(&mut self, m: Option<(u32, [MediaMap; MAX_MEDIA], u8)>) {
+        self.media = m;
+    }
+
     /// Remembers the public media ports given to the message starting at `msg_seq`.
     pub fn remember_media(&mut self, msg_seq: u32, maps: &[MediaMap]) {
         let mut a = [MediaMap {
