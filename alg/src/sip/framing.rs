@@ -96,6 +96,8 @@ pub struct Framer {
     /// Start line: still in the method token / the token was valid.
     in_method: bool,
     method_ok: bool,
+    /// Start line: the first bytes still spell `SIP/2.0 `.
+    status_ok: bool,
     /// Header name: bytes read, and whether they still spell `content-length` or `l`.
     name_len: u8,
     name_cl: bool,
@@ -126,6 +128,7 @@ impl Framer {
             last: [0; 8],
             in_method: false,
             method_ok: false,
+            status_ok: false,
             name_len: 0,
             name_cl: false,
             name_l: false,
@@ -229,6 +232,7 @@ impl Framer {
                 self.phase = Phase::StartLine;
                 self.in_method = true;
                 self.method_ok = true;
+                self.status_ok = true;
                 self.start_byte(b)?;
                 Ok(Step::MessageStart)
             }
@@ -359,6 +363,13 @@ impl Framer {
             } else if !is_token(b) {
                 self.method_ok = false;
             }
+        }
+        // Neither a method token nor `SIP/2.0 `: refused at once, not at the line end (a
+        // binary or TLS stream to port 5060 is given up after a few bytes).
+        let status_prefix = i >= 8 || b"SIP/2.0 ".get(i) == Some(&b);
+        self.status_ok &= status_prefix;
+        if !self.method_ok && !self.status_ok {
+            return Err(SipError::BadStartLine);
         }
         self.grow()
     }

@@ -129,8 +129,10 @@ impl SipMessage {
             }
         }
         for s in self.spans() {
-            if matches!(s.field, Field::Connection | Field::RtcpAddr)
-                && s.addr.is_some_and(|a| a != own && !unspecified(a))
+            if matches!(
+                s.field,
+                Field::Contact | Field::Connection | Field::RtcpAddr
+            ) && s.addr.is_some_and(|a| a != own && !unspecified(a))
             {
                 return Err(SipError::AddressMismatch);
             }

@@ -666,6 +666,10 @@ fn attack_2_embedded_address_not_the_senders_own() {
             "Contact: sip:sipp@100.64.0.9:5060",
         ),
         ("c=IN IP4 100.64.0.2", "c=IN IP4 192.168.1.20"),
+        (
+            "Contact: sip:sipp@100.64.0.2:5060",
+            "Contact: <sip:sipp@100.64.0.2:5060>, <sip:x@100.64.0.9:5060>",
+        ),
         ("a=rtpmap", "a=rtcp:6001 IN IP4 10.0.0.1\na=rtpmap"),
     ] {
         let p = msg(&UAC_INVITE.replace(from, to), "\r\n");
@@ -1139,4 +1143,19 @@ fn bad_or_ipv6_sdp_from_outside_still_untranslates_the_headers() {
     assert_eq!(o.install().count(), 0);
     let (cl, body) = cl_and_body(out.as_bytes());
     assert_eq!(cl, body);
+}
+
+#[test]
+fn a_tls_or_binary_stream_is_given_up_at_its_first_bytes() {
+    let mut st = SipStream::new(0);
+    let scan = st.segment(0, &[0x16, 0x03, 0x01, 0x02, 0x00, 0x01]);
+    assert_eq!(scan.errors, [Some(SipError::NotSipStream), None]);
+    assert!(st.is_dead());
+    // A stream starting with CR/LF keep-alives and then a SIP message is SIP.
+    let mut st = SipStream::new(0);
+    let mut p = b"\r\n\r\n".to_vec();
+    p.extend_from_slice(&msg(REGISTER, "\r\n"));
+    let scan = st.segment(0, &p);
+    assert_eq!(scan.message_starts(), &[4]);
+    assert!(!st.is_dead());
 }
