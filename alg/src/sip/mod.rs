@@ -12,7 +12,7 @@
 //!    the original payload). For UDP a datagram is one message; for TCP, [`SipStream`] tracks
 //!    message boundaries across segments and says which complete messages a segment holds.
 //! 2. **Rewrite.** For a message from an inside host, [`SipMessage::check_outbound`] applies
-//!    the hardening rules, [`SipMessage::media`] lists the media whose RTP/RTCP ports need
+//!    the hardening rules, [`SipMessage::media_to_map`] lists the media whose RTP/RTCP ports need
 //!    public ports, the dataplane allocates even/odd public pairs from the subscriber's block
 //!    and passes them as [`MediaMap`]s to [`SipMessage::rewrite_outbound`], which returns the
 //!    edits (Content-Length recomputed), and [`SipMessage::inbound_expectations`] the media
