@@ -10,7 +10,7 @@ use core::marker::PhantomData;
 pub use crate::names::Reason;
 
 /// Upper bound on the number of failure reasons of one ALG (checked at compile time).
-pub const MAX_REASONS: usize = 24;
+pub const MAX_REASONS: usize = 32;
 
 /// Counters of one ALG whose failure reasons are `E` (e.g. [`crate::ftp::FtpError`]).
 pub struct AlgCounters<E: Reason> {

@@ -27,10 +27,13 @@ pub mod fuzz_harness_h323;
 pub mod fuzz_harness_pptp;
 #[doc(hidden)]
 pub mod fuzz_harness_rtsp;
+#[doc(hidden)]
+pub mod fuzz_harness_sip;
 pub mod h323;
 pub mod pptp;
 pub mod rtsp;
 pub mod seq;
+pub mod sip;
 mod text;
 pub mod tftp;
 

@@ -107,8 +107,8 @@ impl LogRig {
                 .collect(),
             destinations: l.session_destinations,
         };
-        let sinks = crate::sinks::Sinks::new(l)
-            .map_err(|e| BenchError::Setup(format!("logging: {e}")))?;
+        let sinks =
+            crate::sinks::Sinks::new(l).map_err(|e| BenchError::Setup(format!("logging: {e}")))?;
         let queue = Arc::new(crossbeam_queue::ArrayQueue::new(
             usize::try_from(l.event_queue).unwrap_or(65_536).max(1),
         ));
