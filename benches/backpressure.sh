@@ -29,8 +29,8 @@ OUT="$TARGET_DIR/bench"
 mkdir -p "$OUT"
 WORK=$(mktemp -d)
 cleanup() {
-    [[ -n "${READER_PID:-}" ]] && kill "$READER_PID" 2>/dev/null || true
-    [[ -n "${STALL_PID:-}" ]] && kill "$STALL_PID" 2>/dev/null || true
+    if [[ -n "${READER_PID:-}" ]]; then kill "$READER_PID" 2>/dev/null || true; fi
+    if [[ -n "${STALL_PID:-}" ]]; then kill "$STALL_PID" 2>/dev/null || true; fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -84,7 +84,7 @@ printf '%-11s %10s %12s %14s %12s %s\n' variant cps events events_lost send/writ
 for v in off healthy dead stalled erroring tiny-queue; do
     args=(--bench "$WORK/cps.toml" --json "$WORK/$v.json")
     [[ $v != off ]] && args+=(--log-config "${CFG[$v]}")
-    CGNAT_LOG=warn "$BIN" "${args[@]}" >/dev/null
+    CGNAT_LOG=warn "$BIN" "${args[@]}" >/dev/null 2>"$WORK/$v.err" || { cat "$WORK/$v.err" >&2; exit 1; }
     [[ $first -eq 1 ]] || echo "," >>"$OUT/backpressure.json"
     first=0
     python3 - "$v" "$WORK/$v.json" "$OUT/backpressure.json" <<'PY'
