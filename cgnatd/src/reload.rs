@@ -6,7 +6,7 @@
 //! Live keys: `[timeouts]` (per-port override values, not the list), `limits.
 //! max_sessions_per_subscriber`, `limits.icmp_errors_per_second`, `nat.tcp_mss_clamp`,
 //! `logging.sessions`, `logging.session_prefixes`, `logging.session_destinations`, `[alg]`
-//! except the table sizes (`alg.ftp`, `alg.tftp`, `alg.max_expectations_per_session`,
+//! except the table sizes (`alg.ftp`, `alg.tftp`, `alg.h323`, `alg.max_expectations_per_session`,
 //! `alg.expectation_timeout_secs`).
 
 use crate::convert::worker_config;
@@ -49,6 +49,7 @@ fn without_live(c: &Config, from: &Config) -> Config {
     x.logging.session_destinations = from.logging.session_destinations;
     x.alg.ftp = from.alg.ftp.clone();
     x.alg.tftp = from.alg.tftp.clone();
+    x.alg.h323 = from.alg.h323.clone();
     x.alg.max_expectations_per_session = from.alg.max_expectations_per_session;
     x.alg.expectation_timeout_secs = from.alg.expectation_timeout_secs;
     x

@@ -45,17 +45,19 @@ pub fn validate(
             let mut new = cfg.clone();
             // ALGs with a `[alg.*]` section change the config; an ALG the appliance reports
             // without one (none in cgnatd today) is left to the appliance's `apply_change`.
+            // H.323's `ports` are its call signalling (TCP) ports; `ras_ports` only in the file.
             let switch = match name.to_ascii_lowercase().as_str() {
-                "ftp" => Some(&mut new.alg.ftp),
-                "tftp" => Some(&mut new.alg.tftp),
+                "ftp" => Some((&mut new.alg.ftp.enabled, &mut new.alg.ftp.ports)),
+                "tftp" => Some((&mut new.alg.tftp.enabled, &mut new.alg.tftp.ports)),
+                "h323" => Some((&mut new.alg.h323.enabled, &mut new.alg.h323.ports)),
                 _ => None,
             };
-            if let Some(switch) = switch {
+            if let Some((switch_enabled, switch_ports)) = switch {
                 if let Some(on) = enabled {
-                    switch.enabled = *on;
+                    *switch_enabled = *on;
                 }
                 if let Some(p) = ports {
-                    switch.ports.clone_from(p);
+                    switch_ports.clone_from(p);
                 }
                 new.validate()?;
             }
