@@ -3,7 +3,8 @@
 //! sequence numbers, installing and matching expectations (`docs/alg.md`, "Wiring").
 //!
 //! * **Selection**: by (protocol, server port) from [`AlgConfig`]: FTP on the TCP ports of
-//!   `ftp`, TFTP on the UDP ports of `tftp`. An FTP control session gets its ALG state
+//!   `ftp`, TFTP on the UDP ports of `tftp`, H.323 on the TCP ports of `h323` and the UDP
+//!   ports of `h323_ras` (its wiring, and its H.245 child sessions, are in [`h323`]). An FTP control session gets its ALG state
 //!   ([`AlgSession`]: line tracking and two [`SeqHistory`]s) when the subscriber's SYN is
 //!   translated; a session first seen mid-stream gets none. Switching an ALG off (live) stops
 //!   new sessions from getting it and stops parsing; sessions already corrected keep their

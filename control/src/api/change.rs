@@ -342,6 +342,35 @@ pool.prefixes = ["203.0.113.0/30"]
     }
 
     #[test]
+    fn h323_change_switches_it_and_sets_its_call_signalling_ports() {
+        let algs = [AlgStatus {
+            name: "h323".into(),
+            enabled: false,
+            ports: vec![1720],
+            sessions: 0,
+            messages_rewritten: 0,
+            errors: 0,
+        }];
+        let change = |ports: Vec<u16>| ConfigChange::Alg {
+            name: "H323".into(),
+            enabled: Some(true),
+            ports: Some(ports),
+        };
+        let v = validate(&cfg(), &algs, &[], change(vec![1720, 11720])).unwrap();
+        assert!(v.config.alg.h323.enabled);
+        assert_eq!(v.config.alg.h323.ports, vec![1720, 11720]);
+        assert_eq!(
+            v.config.alg.h323.ras_ports,
+            vec![1719],
+            "RAS ports unchanged"
+        );
+        assert_eq!(v.config.alg.ftp, cfg().alg.ftp);
+        // The file's rules apply: not a port FTP already selects.
+        let e = validate(&cfg(), &algs, &[], change(vec![21])).unwrap_err();
+        assert!(e.to_string().contains("alg.ftp.ports"), "{e}");
+    }
+
+    #[test]
     fn pool_changes() {
         let add = |s: &str| ConfigChange::AddPoolEntry(s.parse().unwrap());
         let v = validate(&cfg(), &[], &[], add("203.0.113.128/25")).unwrap();
