@@ -206,7 +206,8 @@ prefixes = ["203.0.113.0/24"]
         let (dir, mut cfg, inboxes) = setup();
         let p = write(
             &dir,
-            "[alg.ftp]\nenabled = false\nports = [21, 2121]\n[alg]\nexpectation_timeout_secs = 60\n",
+            "[alg.ftp]\nenabled = false\nports = [21, 2121]\n[alg.h323]\nenabled = true\n\
+             ras_ports = [1719, 11719]\n[alg]\nexpectation_timeout_secs = 60\n",
         );
         let changed = reload(&p, &mut cfg, &inboxes).unwrap();
         assert_eq!(changed, vec!["alg"]);
@@ -215,6 +216,8 @@ prefixes = ["203.0.113.0/24"]
             assert!(!s.alg.ftp.enabled);
             assert_eq!(s.alg.ftp.ports(), &[21, 2121]);
             assert!(!s.alg.tftp.enabled && s.alg.tftp.has(69));
+            assert!(s.alg.h323.enabled && s.alg.h323.ports() == [1720]);
+            assert!(s.alg.h323_ras.enabled && s.alg.h323_ras.ports() == [1719, 11719]);
             assert_eq!(s.alg.expectation_timeout_secs, 60);
         }
         let p = write(&dir, "[alg]\nmax_expectations_per_worker = 10\n");
