@@ -428,10 +428,24 @@ fn announcing(m: &[u8], a: [u8; 4]) -> Vec<u8> {
 
 #[test]
 fn callee_announcing_its_own_h245_address_gives_the_subscribers_connection_h245_inspection() {
+    callee_h245(40002);
+}
+
+/// The callee's H.245 port happens to be a call signalling port: the connection is still
+/// inspected as H.245 (its OpenLogicalChannel is rewritten, not refused as bad Q.931).
+#[test]
+fn an_h245_connection_to_a_call_signalling_port_stays_h245() {
+    callee_h245(Q931);
+}
+
+fn callee_h245(h245_port: u16) {
     const CONNECT: &[u8] = include_bytes!("../../alg/tests/fixtures/h323/connect.bin");
     let mut c = Call::open(cfg());
-    // Connect from the callee: h245Address SERVER:40002 and fastStart media, all its own.
-    let m = announcing(CONNECT, SERVER);
+    // Connect from the callee: h245Address SERVER:h245_port and fastStart media, all its own.
+    let mut m = announcing(CONNECT, SERVER);
+    let (o, p) = announced(CONNECT)[0];
+    assert_eq!(p, 40002, "the h245Address comes first");
+    m[o + 4..o + 6].copy_from_slice(&h245_port.to_be_bytes());
     let f = seg(
         NH_MAC,
         OUT_MAC,
@@ -462,7 +476,7 @@ fn callee_announcing_its_own_h245_address_gives_the_subscribers_connection_h245_
     // The subscriber connects to the callee's H.245 address: related to the call and
     // inspected as H.245.
     let syn = seg(
-        SUB_MAC, IN_MAC, SUB1, 40010, SERVER, 40002, 64, 500, None, true, b"",
+        SUB_MAC, IN_MAC, SUB1, 40010, SERVER, h245_port, 64, 500, None, true, b"",
     );
     c.h.send(Side::Inside, &syn).only_outside();
     assert_eq!(c.h.w.counters().event(Event::AlgH323ExpectationUsed), 1);
@@ -475,7 +489,7 @@ fn callee_announcing_its_own_h245_address_gives_the_subscribers_connection_h245_
         SUB1,
         40010,
         SERVER,
-        40002,
+        h245_port,
         64,
         501,
         Some(1),

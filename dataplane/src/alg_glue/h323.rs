@@ -181,9 +181,20 @@ impl<B: PacketBuf> Worker<B> {
         let seq = u32::from_be_bytes([l4[4], l4[5], l4[6], l4[7]]);
         let flags = l4[13];
         let syn = flags & tcp_flags::SYN != 0;
-        if outbound && syn && flags & tcp_flags::ACK == 0 && self.cfg.alg.h323.has(f.dport) {
+        let found = self.alg.sessions.find(bidx, remote_ip, remote_port);
+        // A child admitted by an expectation keeps its channel even if the port it was
+        // announced on happens to be a call signalling port.
+        let child = found
+            .and_then(|i| self.alg.sessions.get(i))
+            .is_some_and(|s| matches!(s.kind, SessionKind::H323 { child: true, .. }));
+        if outbound
+            && syn
+            && flags & tcp_flags::ACK == 0
+            && self.cfg.alg.h323.has(f.dport)
+            && !child
+        {
             // A new call signalling connection (or a SYN retransmission: start afresh).
-            if let Some(old) = self.alg.sessions.find(bidx, remote_ip, remote_port) {
+            if let Some(old) = found {
                 self.drop_alg_session(old);
             }
             if !self.cfg.alg.h323.selects(f.dport) {
@@ -203,7 +214,7 @@ impl<B: PacketBuf> Worker<B> {
             self.counters.inc(Event::AlgH323Session);
             return;
         }
-        let Some(slot) = self.alg.sessions.find(bidx, remote_ip, remote_port) else {
+        let Some(slot) = found else {
             return;
         };
         let Some(SessionKind::H323 { channel, .. }) = self.alg.sessions.get(slot).map(|s| s.kind)
