@@ -33,7 +33,8 @@ out += ["## ALGs", "",
         "(`alg_*_expectation_used/expired/evicted/refused`). See `docs/alg.md`.", "",
         "| counter | meaning |", "|---|---|"]
 for path, prefix, what in [("alg/src/ftp/mod.rs", "alg_ftp_", "FTP"),
-                           ("alg/src/tftp.rs", "alg_tftp_", "TFTP")]:
+                           ("alg/src/tftp.rs", "alg_tftp_", "TFTP"),
+                           ("alg/src/h323/mod.rs", "alg_h323_", "H.323")]:
     a = (root / path).read_text()
     out.append(f"| `{prefix}messages` | {what} messages of interest parsed and accepted. |")
     out.append(f"| `{prefix}rewrites` | {what} payload rewrites applied. |")

@@ -540,7 +540,7 @@ impl Appliance for Api {
                 name: "ftp".into(),
                 enabled: cfg.alg.ftp.enabled,
                 ports: cfg.alg.ftp.ports.clone(),
-                sessions: sum(&|s| u64::from(s.alg_sessions)),
+                sessions: sum(&|s| u64::from(s.alg_sessions.saturating_sub(s.alg_h323_sessions))),
                 messages_rewritten: sum(&|s| s.counters.alg_ftp.rewrites),
                 errors: sum(&|s| s.counters.alg_ftp.total_failures()),
             },
@@ -552,6 +552,14 @@ impl Appliance for Api {
                 sessions: 0,
                 messages_rewritten: sum(&|s| s.counters.alg_tftp.rewrites),
                 errors: sum(&|s| s.counters.alg_tftp.total_failures()),
+            },
+            AlgStatus {
+                name: "h323".into(),
+                enabled: cfg.alg.h323.enabled,
+                ports: cfg.alg.h323.ports.clone(),
+                sessions: sum(&|s| u64::from(s.alg_h323_sessions)),
+                messages_rewritten: sum(&|s| s.counters.alg_h323.rewrites),
+                errors: sum(&|s| s.counters.alg_h323.total_failures()),
             },
         ]
     }

@@ -172,6 +172,8 @@ pub fn worker_config(
         alg: AlgConfig {
             ftp: AlgPorts::new(cfg.alg.ftp.enabled, &cfg.alg.ftp.ports),
             tftp: AlgPorts::new(cfg.alg.tftp.enabled, &cfg.alg.tftp.ports),
+            h323: AlgPorts::new(cfg.alg.h323.enabled, &cfg.alg.h323.ports),
+            h323_ras: AlgPorts::new(cfg.alg.h323.enabled, &cfg.alg.h323.ras_ports),
             max_expectations: cfg.alg.max_expectations_per_worker,
             max_sessions: cfg.alg.max_sessions_per_worker,
             max_expectations_per_session: cfg.alg.max_expectations_per_session,

@@ -6,7 +6,7 @@
 //! Live keys: `[timeouts]` (per-port override values, not the list), `limits.
 //! max_sessions_per_subscriber`, `limits.icmp_errors_per_second`, `nat.tcp_mss_clamp`,
 //! `logging.sessions`, `logging.session_prefixes`, `logging.session_destinations`, `[alg]`
-//! except the table sizes (`alg.ftp`, `alg.tftp`, `alg.max_expectations_per_session`,
+//! except the table sizes (`alg.ftp`, `alg.tftp`, `alg.h323`, `alg.max_expectations_per_session`,
 //! `alg.expectation_timeout_secs`).
 
 use crate::convert::worker_config;
@@ -49,6 +49,7 @@ fn without_live(c: &Config, from: &Config) -> Config {
     x.logging.session_destinations = from.logging.session_destinations;
     x.alg.ftp = from.alg.ftp.clone();
     x.alg.tftp = from.alg.tftp.clone();
+    x.alg.h323 = from.alg.h323.clone();
     x.alg.max_expectations_per_session = from.alg.max_expectations_per_session;
     x.alg.expectation_timeout_secs = from.alg.expectation_timeout_secs;
     x
@@ -205,7 +206,8 @@ prefixes = ["203.0.113.0/24"]
         let (dir, mut cfg, inboxes) = setup();
         let p = write(
             &dir,
-            "[alg.ftp]\nenabled = false\nports = [21, 2121]\n[alg]\nexpectation_timeout_secs = 60\n",
+            "[alg.ftp]\nenabled = false\nports = [21, 2121]\n[alg.h323]\nenabled = true\n\
+             ras_ports = [1719, 11719]\n[alg]\nexpectation_timeout_secs = 60\n",
         );
         let changed = reload(&p, &mut cfg, &inboxes).unwrap();
         assert_eq!(changed, vec!["alg"]);
@@ -214,6 +216,8 @@ prefixes = ["203.0.113.0/24"]
             assert!(!s.alg.ftp.enabled);
             assert_eq!(s.alg.ftp.ports(), &[21, 2121]);
             assert!(!s.alg.tftp.enabled && s.alg.tftp.has(69));
+            assert!(s.alg.h323.enabled && s.alg.h323.ports() == [1720]);
+            assert!(s.alg.h323_ras.enabled && s.alg.h323_ras.ports() == [1719, 11719]);
             assert_eq!(s.alg.expectation_timeout_secs, 60);
         }
         let p = write(&dir, "[alg]\nmax_expectations_per_worker = 10\n");

@@ -35,8 +35,10 @@ pub struct WorkerSnapshot {
     pub bindings: u32,
     /// Sessions held.
     pub sessions: u32,
-    /// ALG control sessions (FTP) tracked.
+    /// ALG control sessions (FTP, H.323) tracked.
     pub alg_sessions: u32,
+    /// The H.323 ones among `alg_sessions`.
+    pub alg_h323_sessions: u32,
     /// `[tcp, udp, icmp]` × `[bindings, sessions]`.
     pub by_proto: [[u32; 2]; 3],
     /// Share of loop time spent on iterations that had frames, over the last interval.
@@ -139,6 +141,7 @@ impl WorkerEnd {
                 bindings: w.bindings(),
                 sessions: w.sessions(),
                 alg_sessions: w.alg_sessions(),
+                alg_h323_sessions: w.alg_h323_sessions(),
                 by_proto: nat.counts_by_protocol(),
                 busy_ratio: ratio(busy, total),
                 events_lost: w.events_lost(),

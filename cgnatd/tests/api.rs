@@ -754,7 +754,11 @@ fn every_rpc_against_a_running_cgnatd() {
             .collect();
         assert_eq!(
             names,
-            vec![("ftp", true, &[21u32][..]), ("tftp", false, &[69u32][..])],
+            vec![
+                ("ftp", true, &[21u32][..]),
+                ("tftp", false, &[69u32][..]),
+                ("h323", false, &[1720u32][..]),
+            ],
             "the configured ALGs with their defaults"
         );
 

@@ -14,7 +14,7 @@ pub mod state;
 
 pub use config::{
     AddrParseError, AlgSectionConfig, AlgSwitch, ApiConfig, ArpConfig, Config, ConfigError,
-    DataplaneConfig, EalConfig, Filtering, FragmentsConfig, InsideConfig, Ipv4Prefix, L4Proto,
-    LimitsConfig, LoggingConfig, NatConfig, OutsideConfig, PoolConfig, PoolEntry, PoolMode,
-    PortTimeout, SteeringMode, TimeoutsConfig,
+    DataplaneConfig, EalConfig, Filtering, FragmentsConfig, H323Switch, InsideConfig, Ipv4Prefix,
+    L4Proto, LimitsConfig, LoggingConfig, NatConfig, OutsideConfig, PoolConfig, PoolEntry,
+    PoolMode, PortTimeout, SteeringMode, TimeoutsConfig,
 };

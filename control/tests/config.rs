@@ -11,7 +11,7 @@ use control::config::{
     LimitsConfig, NatConfig, OutsideConfig, PoolMode, PortTimeout, SteeringMode, TimeoutsConfig,
 };
 use control::{
-    AlgSectionConfig, AlgSwitch, Config, ConfigError, Ipv4Prefix, PoolConfig, PoolEntry,
+    AlgSectionConfig, AlgSwitch, Config, ConfigError, H323Switch, Ipv4Prefix, PoolConfig, PoolEntry,
 };
 use proptest::prelude::*;
 
@@ -131,6 +131,11 @@ fn full_example_parses_to_expected_struct() {
             tftp: AlgSwitch {
                 enabled: false,
                 ports: vec![69],
+            },
+            h323: H323Switch {
+                enabled: false,
+                ports: vec![1720],
+                ras_ports: vec![1719],
             },
             max_expectations_per_worker: 4096,
             max_sessions_per_worker: 4096,
@@ -493,6 +498,11 @@ const BAD: &[Case] = &[
     (&[Set("alg.ftp", "ports", "[]")], Some("alg.ftp.ports"), "between 1 and 16 ports (got 0)"),
     (&[Set("alg.ftp", "ports", "[21, 21]")], Some("alg.ftp.ports"), "port 21 is listed twice"),
     (&[Set("alg.tftp", "ports", "[0]")], Some("alg.tftp.ports"), "port 0 is not a server port"),
+    (&[Set("alg.h323", "ports", "[]")], Some("alg.h323.ports"), "between 1 and 16 ports (got 0)"),
+    (&[Set("alg.h323", "ras_ports", "[1719, 1719]")], Some("alg.h323.ras_ports"), "port 1719 is listed twice"),
+    (&[Set("alg.h323", "ras_ports", "[0]")], Some("alg.h323.ras_ports"), "port 0 is not a server port"),
+    (&[Set("alg.h323", "ports", "[21]")], Some("alg.h323.ports"), "port 21 is also in alg.ftp.ports"),
+    (&[Set("alg.h323", "enable", "true")], Some("alg.h323.enable"), r#"unknown key "enable""#),
     (&[Set("alg", "max_expectations_per_session", "9")], Some("alg.max_expectations_per_session"), "9"),
     (&[Set("alg", "expectation_timeout_secs", "0")], Some("alg.expectation_timeout_secs"), "0"),
     (&[Set("alg", "max_expectations_per_worker", "0")], Some("alg.max_expectations_per_worker"), "0"),
@@ -675,9 +685,22 @@ max_held_per_datagram = 64
 [nat]
 no_translate = ["192.0.2.0/24", "10.0.0.0/8"]
 tcp_mss_clamp = 1400
+
+[alg.h323]
+enabled = true
+ras_ports = [1719, 11719]
 "#
     );
     let cfg = Config::from_toml_str(&doc).unwrap();
+    // `[alg.h323]` keys are each optional: `ports` keeps its default.
+    assert_eq!(
+        cfg.alg.h323,
+        H323Switch {
+            enabled: true,
+            ports: vec![1720],
+            ras_ports: vec![1719, 11719],
+        }
+    );
     assert_eq!(cfg.pool.filtering, Filtering::AddressAndPortDependent);
     assert_eq!(cfg.pool.mode, PoolMode::Deterministic);
     assert_eq!(cfg.pool.ports_per_subscriber, 200);

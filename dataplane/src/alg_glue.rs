@@ -3,7 +3,8 @@
 //! sequence numbers, installing and matching expectations (`docs/alg.md`, "Wiring").
 //!
 //! * **Selection**: by (protocol, server port) from [`AlgConfig`]: FTP on the TCP ports of
-//!   `ftp`, TFTP on the UDP ports of `tftp`. An FTP control session gets its ALG state
+//!   `ftp`, TFTP on the UDP ports of `tftp`, H.323 on the TCP ports of `h323` and the UDP
+//!   ports of `h323_ras` (its wiring, and its H.245 child sessions, are in [`h323`]). An FTP control session gets its ALG state
 //!   ([`AlgSession`]: line tracking and two [`SeqHistory`]s) when the subscriber's SYN is
 //!   translated; a session first seen mid-stream gets none. Switching an ALG off (live) stops
 //!   new sessions from getting it and stops parsing; sessions already corrected keep their
@@ -41,8 +42,11 @@ use crate::wire::ipv4::{PROTO_TCP, PROTO_UDP};
 use crate::wire::l4::tcp_flags;
 use crate::worker::{secs, Worker, ETH};
 use alg::ftp::{self, FtpOutcome, FtpSegment, FtpSender, FtpState};
+use alg::h323::{H323Channel, TpktTracker};
 use alg::{SeqHistory, Side as AlgSide};
 use core::net::{Ipv4Addr, SocketAddrV4};
+
+mod h323;
 
 /// Most server ports one ALG may be selected by.
 pub const MAX_ALG_PORTS: usize = 16;
@@ -102,6 +106,10 @@ pub struct AlgConfig {
     pub ftp: AlgPorts,
     /// TFTP (UDP). Live.
     pub tftp: AlgPorts,
+    /// H.323 call signalling (TCP, Q.931/H.225.0). Live.
+    pub h323: AlgPorts,
+    /// H.323 RAS (UDP). Live; normally switched with [`AlgConfig::h323`].
+    pub h323_ras: AlgPorts,
     /// Expectations a worker holds at once (table size; restart).
     pub max_expectations: u32,
     /// ALG control sessions (FTP) a worker tracks at once (table size; restart).
@@ -118,6 +126,10 @@ impl Default for AlgConfig {
             ftp: AlgPorts::new(true, &[21]),
             // RFC 4787 REQ-10: ALGs for UDP protocols off by default.
             tftp: AlgPorts::new(false, &[69]),
+            // Off by default like Linux's nf_conntrack_h323: its pinholes are mostly UDP
+            // (RTP/RTCP, RAS), RFC 4787 REQ-10.
+            h323: AlgPorts::new(false, &[alg::h323::Q931_PORT]),
+            h323_ras: AlgPorts::new(false, &[alg::h323::RAS_PORT]),
             max_expectations: 4096,
             max_sessions: 4096,
             max_expectations_per_session: 1,
@@ -126,14 +138,27 @@ impl Default for AlgConfig {
     }
 }
 
-/// ALG state of one FTP control session.
+/// Which ALG a TCP session runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SessionKind {
+    /// FTP control.
+    Ftp,
+    /// H.323 call signalling or H.245; `child`: admitted by an expectation (not selected by
+    /// a server port, so found only by the session lookup).
+    H323 { channel: H323Channel, child: bool },
+}
+
+/// ALG state of one FTP control or H.323 TCP session.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AlgSession {
     binding: u32,
     remote_ip: u32,
     remote_port: u16,
     gen: u32,
+    kind: SessionKind,
     ftp: FtpState,
+    /// H.323 TPKT boundaries: [inside → outside, outside → inside].
+    tpkt: [TpktTracker; 2],
     /// Sequence corrections: [inside → outside, outside → inside].
     hist: [SeqHistory; 2],
     expects: [u32; MAX_EXPECTATIONS_PER_SESSION as usize],
@@ -166,6 +191,11 @@ pub(crate) struct AlgSessions {
     index: Index,
     next_gen: u32,
     cursor: u32,
+    /// H.323 sessions admitted by an expectation (their ports select nothing): while any
+    /// exists, every TCP packet is looked up.
+    h323_children: u32,
+    /// H.323 sessions (call signalling and H.245).
+    h323_sessions: u32,
 }
 
 impl AlgSessions {
@@ -176,6 +206,8 @@ impl AlgSessions {
             index: Index::with_capacity(cap),
             next_gen: 1,
             cursor: 0,
+            h323_children: 0,
+            h323_sessions: 0,
         }
     }
 
@@ -204,7 +236,13 @@ impl AlgSessions {
         self.get_mut(i).filter(|s| s.gen == gen)
     }
 
-    fn insert(&mut self, binding: u32, remote_ip: u32, remote_port: u16) -> Option<u32> {
+    fn insert(
+        &mut self,
+        binding: u32,
+        remote_ip: u32,
+        remote_port: u16,
+        kind: SessionKind,
+    ) -> Option<u32> {
         let i = self.free.pop()?;
         let gen = self.next_gen;
         self.next_gen = self.next_gen.wrapping_add(1).max(1);
@@ -213,12 +251,18 @@ impl AlgSessions {
             remote_ip,
             remote_port,
             gen,
+            kind,
             ftp: FtpState::new(),
+            tpkt: [TpktTracker::new(); 2],
             hist: [SeqHistory::new(); 2],
             expects: [NONE; MAX_EXPECTATIONS_PER_SESSION as usize],
             n_expects: 0,
         });
         self.index.insert(akey(binding, remote_ip, remote_port), i);
+        if let SessionKind::H323 { child, .. } = kind {
+            self.h323_sessions += 1;
+            self.h323_children += u32::from(child);
+        }
         Some(i)
     }
 
@@ -226,6 +270,10 @@ impl AlgSessions {
         let s = self.slots.get_mut(i as usize)?.take()?;
         self.index
             .remove(akey(s.binding, s.remote_ip, s.remote_port), i);
+        if let SessionKind::H323 { child, .. } = s.kind {
+            self.h323_sessions -= 1;
+            self.h323_children -= u32::from(child);
+        }
         self.free.push(i);
         Some(s)
     }
@@ -272,6 +320,17 @@ fn gone_event(alg: AlgKind, why: Gone) -> Event {
         (AlgKind::Tftp, Gone::Used) => Event::AlgTftpExpectationUsed,
         (AlgKind::Tftp, Gone::Expired) => Event::AlgTftpExpectationExpired,
         (AlgKind::Tftp, Gone::Evicted) => Event::AlgTftpExpectationEvicted,
+        (AlgKind::H323(_), Gone::Used) => Event::AlgH323ExpectationUsed,
+        (AlgKind::H323(_), Gone::Expired) => Event::AlgH323ExpectationExpired,
+        (AlgKind::H323(_), Gone::Evicted) => Event::AlgH323ExpectationEvicted,
+    }
+}
+
+fn refused_event(alg: AlgKind) -> Event {
+    match alg {
+        AlgKind::Ftp => Event::AlgFtpExpectationRefused,
+        AlgKind::Tftp => Event::AlgTftpExpectationRefused,
+        AlgKind::H323(_) => Event::AlgH323ExpectationRefused,
     }
 }
 
@@ -354,9 +413,15 @@ fn fix_sack(tcp: &mut [u8], hl: usize, h: &SeqHistory, mut c: u16) -> u16 {
 }
 
 impl<B: PacketBuf> Worker<B> {
-    /// ALG sessions (FTP control connections) tracked by this worker.
+    /// ALG sessions (FTP control connections, H.323 call signalling and H.245 connections)
+    /// tracked by this worker.
     pub fn alg_sessions(&self) -> u32 {
         self.alg.sessions.len()
+    }
+
+    /// The H.323 ones among [`Worker::alg_sessions`].
+    pub fn alg_h323_sessions(&self) -> u32 {
+        self.alg.sessions.h323_sessions
     }
 
     /// Expectations held by this worker.
@@ -388,16 +453,37 @@ impl<B: PacketBuf> Worker<B> {
                         .expect
                         .find_outbound(PROTO_TCP, f.dst, f.dport, f.src)
                     {
+                        let alg = self.alg.expect.get(x).map(|e| e.alg);
                         self.expectation_gone(x, Gone::Used, secs(now));
+                        if let Some(AlgKind::H323(Some(channel))) = alg {
+                            self.h323_child(bidx, f.dst, f.dport, channel);
+                        }
                     }
                 }
                 if self.cfg.alg.ftp.has(f.dport) {
                     return self.ftp_segment(buf, f, bidx, true, now);
                 }
+                if self.cfg.alg.h323.has(f.dport) || self.alg.sessions.h323_children > 0 {
+                    self.h323_segment(buf, f, bidx, true, now);
+                }
                 Ok(())
             }
-            PROTO_UDP if self.cfg.alg.tftp.selects(f.dport) => {
-                self.tftp_request(buf, f, bidx, now);
+            PROTO_UDP => {
+                if self.alg.expect.outbound_len() > 0 {
+                    // Only H.323 makes outbound UDP expectations (media the subscriber sends).
+                    if let Some(x) = self
+                        .alg
+                        .expect
+                        .find_outbound(PROTO_UDP, f.dst, f.dport, f.src)
+                    {
+                        self.expectation_gone(x, Gone::Used, secs(now));
+                    }
+                }
+                if self.cfg.alg.tftp.selects(f.dport) {
+                    self.tftp_request(buf, f, bidx, now);
+                } else if self.cfg.alg.h323_ras.selects(f.dport) {
+                    self.h323_ras(buf, f, bidx, true, now);
+                }
                 Ok(())
             }
             _ => Ok(()),
@@ -413,8 +499,15 @@ impl<B: PacketBuf> Worker<B> {
         bidx: u32,
         now: u64,
     ) -> Result<(), DropReason> {
-        if f.proto == PROTO_TCP && self.alg.sessions.len() > 0 && self.cfg.alg.ftp.has(f.sport) {
-            return self.ftp_segment(buf, f, bidx, false, now);
+        if f.proto == PROTO_TCP && self.alg.sessions.len() > 0 {
+            if self.cfg.alg.ftp.has(f.sport) {
+                return self.ftp_segment(buf, f, bidx, false, now);
+            }
+            if self.cfg.alg.h323.has(f.sport) || self.alg.sessions.h323_children > 0 {
+                self.h323_segment(buf, f, bidx, false, now);
+            }
+        } else if f.proto == PROTO_UDP && self.cfg.alg.h323_ras.selects(f.sport) {
+            self.h323_ras(buf, f, bidx, false, now);
         }
         Ok(())
     }
@@ -441,10 +534,7 @@ impl<B: PacketBuf> Worker<B> {
         let (hit, other) = self.alg.expect.find_inbound(f.proto, f.dst, f.dport, f.src);
         let Some(xi) = hit else {
             if let Some(o) = other.and_then(|o| self.alg.expect.get(o)) {
-                self.counters.inc(match o.alg {
-                    AlgKind::Ftp => Event::AlgFtpExpectationRefused,
-                    AlgKind::Tftp => Event::AlgTftpExpectationRefused,
-                });
+                self.counters.inc(refused_event(o.alg));
             }
             return Ok(());
         };
@@ -466,7 +556,7 @@ impl<B: PacketBuf> Worker<B> {
                 {
                     // The announced port got another public port meanwhile (endpoint-
                     // independent mapping wins): the expectation cannot be honoured.
-                    self.counters.inc(Event::AlgFtpExpectationRefused);
+                    self.counters.inc(refused_event(x.alg));
                     self.expectation_gone(xi, Gone::Evicted, now_s);
                     return Ok(());
                 }
@@ -477,7 +567,11 @@ impl<B: PacketBuf> Worker<B> {
                     x.in_port,
                     x.pub_ip,
                     x.pub_port,
-                    timeouts::TCP_TRANSITORY,
+                    if x.proto == PROTO_TCP {
+                        timeouts::TCP_TRANSITORY
+                    } else {
+                        timeouts::UDP
+                    },
                     now_s,
                 )?;
                 if let Some(e) = self.alg.expect.get_mut(xi) {
@@ -505,6 +599,9 @@ impl<B: PacketBuf> Worker<B> {
                         now_s,
                     )?;
                     self.counters.inc(Event::SessionCreated);
+                }
+                if let AlgKind::H323(Some(channel)) = x.alg {
+                    self.h323_child(bidx, f.src, f.sport, channel);
                 }
             }
             _ => {
@@ -555,6 +652,8 @@ impl<B: PacketBuf> Worker<B> {
             (AlgKind::Ftp, false) => E::FtpUsed,
             (AlgKind::Tftp, true) => E::TftpCreated,
             (AlgKind::Tftp, false) => E::TftpUsed,
+            (AlgKind::H323(_), true) => E::H323Created,
+            (AlgKind::H323(_), false) => E::H323Used,
         };
         self.nat.events.push(WorkerEvent::Expectation {
             kind,
@@ -583,11 +682,13 @@ impl<B: PacketBuf> Worker<B> {
             self.alg.expect.refresh(same, x.expires_s);
             return;
         }
-        let limit = self
-            .cfg
-            .alg
-            .max_expectations_per_session
-            .clamp(1, MAX_EXPECTATIONS_PER_SESSION);
+        // An H.323 message announces several endpoints at once (h245Address and fastStart
+        // RTP/RTCP pairs): its masters get the ceiling.
+        let limit = match x.alg {
+            AlgKind::H323(_) => MAX_EXPECTATIONS_PER_SESSION,
+            _ => self.cfg.alg.max_expectations_per_session,
+        }
+        .clamp(1, MAX_EXPECTATIONS_PER_SESSION);
         if x.master != NONE {
             let oldest = self
                 .alg
@@ -610,10 +711,7 @@ impl<B: PacketBuf> Worker<B> {
                 self.nat
                     .release_reserved(x.reserved, x.proto, x.pub_port, now_s);
             }
-            self.counters.inc(match x.alg {
-                AlgKind::Ftp => Event::AlgFtpExpectationEvicted,
-                AlgKind::Tftp => Event::AlgTftpExpectationEvicted,
-            });
+            self.counters.inc(gone_event(x.alg, Gone::Evicted));
             return;
         };
         self.report_expectation(&x, true, now_s);
@@ -703,7 +801,11 @@ impl<B: PacketBuf> Worker<B> {
             if !self.cfg.alg.ftp.selects(f.dport) {
                 return Ok(());
             }
-            let Some(s) = self.alg.sessions.insert(bidx, remote_ip, remote_port) else {
+            let Some(s) = self
+                .alg
+                .sessions
+                .insert(bidx, remote_ip, remote_port, SessionKind::Ftp)
+            else {
                 self.counters.inc(Event::AlgSessionTableFull);
                 return Ok(());
             };
@@ -716,6 +818,9 @@ impl<B: PacketBuf> Worker<B> {
         let Some(slot) = self.alg.sessions.find(bidx, remote_ip, remote_port) else {
             return Ok(());
         };
+        if self.alg.sessions.get(slot).map(|s| s.kind) != Some(SessionKind::Ftp) {
+            return Ok(());
+        }
         let dir = usize::from(!outbound);
         let payload_off = f.l4_off + hl;
         let payload_len = f.end - payload_off;

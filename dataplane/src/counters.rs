@@ -3,10 +3,11 @@
 //! Every way a packet can be dropped is a [`DropReason`] variant, and every variant is exactly
 //! one counter, so "where did my packets go" is always answerable. The control thread reads
 //! snapshots (copies) of these arrays; the worker never takes a lock to update them. The ALG
-//! counters of the `alg` crate (`alg_ftp_*`, `alg_tftp_*`) are part of the same value, so
+//! counters of the `alg` crate (`alg_ftp_*`, `alg_tftp_*`, `alg_h323_*`) are part of the same value, so
 //! everything that prints or merges counters includes them.
 
 use alg::ftp::FtpError;
+use alg::h323::H323Error;
 use alg::tftp::TftpError;
 use alg::AlgCounters;
 
@@ -152,6 +153,20 @@ enum_with_names! {
         /// First packets to a TFTP-expected public endpoint from a host other than the
         /// expected server (not admitted by the expectation).
         AlgTftpExpectationRefused => "alg_tftp_expectation_refused",
+        /// H.323 TCP sessions given the H.323 ALG: call signalling (subscriber's SYN to an
+        /// `alg.h323.ports` port, or a connection a RAS `callSignalAddress` expected) and
+        /// H.245 (a connection an `h245Address` expected).
+        AlgH323Session => "alg_h323_sessions",
+        /// H.323 expectations used: the expected H.245 connection, RTP/RTCP flow or RAS
+        /// datagram arrived (inbound) or left (outbound).
+        AlgH323ExpectationUsed => "alg_h323_expectation_used",
+        /// H.323 expectations that timed out unused.
+        AlgH323ExpectationExpired => "alg_h323_expectation_expired",
+        /// H.323 expectations evicted (per-session or per-worker limit: the oldest goes).
+        AlgH323ExpectationEvicted => "alg_h323_expectation_evicted",
+        /// First packets to an H.323-expected public endpoint from a host other than the
+        /// expected one (not admitted), or expectations that could no longer be honoured.
+        AlgH323ExpectationRefused => "alg_h323_expectation_refused",
     }
 }
 
@@ -275,6 +290,8 @@ pub struct Counters {
     pub alg_ftp: AlgCounters<FtpError>,
     /// TFTP ALG: requests, expectations created, parse failures by reason.
     pub alg_tftp: AlgCounters<TftpError>,
+    /// H.323 ALG: messages, rewrites, expectations created, failures by reason.
+    pub alg_h323: AlgCounters<H323Error>,
 }
 
 const EVENT_COUNT: usize = Event::ALL.len();
@@ -287,6 +304,7 @@ impl Default for Counters {
             drops: [0; DROP_COUNT],
             alg_ftp: AlgCounters::default(),
             alg_tftp: AlgCounters::default(),
+            alg_h323: AlgCounters::default(),
         }
     }
 }
@@ -335,7 +353,7 @@ impl Counters {
         self.drops.iter().sum()
     }
     /// Every counter as (name, value): events, drops, then the ALG counters (`alg_ftp_*`,
-    /// `alg_tftp_*`, see `docs/alg.md`).
+    /// `alg_tftp_*`, `alg_h323_*`, see `docs/alg.md`).
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
         Event::ALL
             .iter()
@@ -343,6 +361,7 @@ impl Counters {
             .chain(DropReason::ALL.iter().map(|d| (d.name(), self.dropped(*d))))
             .chain(self.alg_ftp.iter())
             .chain(self.alg_tftp.iter())
+            .chain(self.alg_h323.iter())
     }
     /// Adds another worker's counters into this one.
     pub fn merge(&mut self, other: &Counters) {
@@ -354,5 +373,6 @@ impl Counters {
         }
         self.alg_ftp.merge(&other.alg_ftp);
         self.alg_tftp.merge(&other.alg_tftp);
+        self.alg_h323.merge(&other.alg_h323);
     }
 }

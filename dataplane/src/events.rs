@@ -119,6 +119,10 @@ pub enum ExpectationEvent {
     TftpCreated,
     /// The TFTP server's answer arrived.
     TftpUsed,
+    /// H.323 created one.
+    H323Created,
+    /// The H.323 child (H.245 connection, RTP/RTCP, RAS) arrived.
+    H323Used,
 }
 
 impl ExpectationEvent {
@@ -129,6 +133,8 @@ impl ExpectationEvent {
             ExpectationEvent::FtpUsed => "ftp expectation used",
             ExpectationEvent::TftpCreated => "tftp expectation created",
             ExpectationEvent::TftpUsed => "tftp expectation used",
+            ExpectationEvent::H323Created => "h323 expectation created",
+            ExpectationEvent::H323Used => "h323 expectation used",
         }
     }
 }

@@ -5,7 +5,7 @@
 //! TFTP `RRQ`) and lives on the worker that owns the master session. Two shapes:
 //!
 //! * **inbound**: the outside party opens the child (FTP active mode, a TFTP server's reply
-//!   from its new port). Keyed by (protocol, public address, public port) with a wildcard
+//!   from its new port, the H.323 peer's H.245 connection or RTP to an announced address). Keyed by (protocol, public address, public port) with a wildcard
 //!   remote port; it admits only the master's own remote address, never a third host.
 //! * **outbound**: the subscriber opens the child (FTP passive mode). Keyed by (protocol,
 //!   remote address, remote port) and the subscriber's address; nothing needs admitting, it
@@ -25,6 +25,10 @@ pub enum AlgKind {
     Ftp,
     /// TFTP (`RRQ`, `WRQ`).
     Tftp,
+    /// H.323 (`h245Address`, H.245 `mediaChannel`/`mediaControlChannel`, RAS addresses); the
+    /// child TCP connection gets this ALG channel when it arrives (`None`: a UDP child, or
+    /// no inspection).
+    H323(Option<alg::h323::H323Channel>),
 }
 
 /// No master (TFTP: the master is the request's own binding) / no reservation.

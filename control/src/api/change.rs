@@ -45,17 +45,19 @@ pub fn validate(
             let mut new = cfg.clone();
             // ALGs with a `[alg.*]` section change the config; an ALG the appliance reports
             // without one (none in cgnatd today) is left to the appliance's `apply_change`.
+            // H.323's `ports` are its call signalling (TCP) ports; `ras_ports` only in the file.
             let switch = match name.to_ascii_lowercase().as_str() {
-                "ftp" => Some(&mut new.alg.ftp),
-                "tftp" => Some(&mut new.alg.tftp),
+                "ftp" => Some((&mut new.alg.ftp.enabled, &mut new.alg.ftp.ports)),
+                "tftp" => Some((&mut new.alg.tftp.enabled, &mut new.alg.tftp.ports)),
+                "h323" => Some((&mut new.alg.h323.enabled, &mut new.alg.h323.ports)),
                 _ => None,
             };
-            if let Some(switch) = switch {
+            if let Some((switch_enabled, switch_ports)) = switch {
                 if let Some(on) = enabled {
-                    switch.enabled = *on;
+                    *switch_enabled = *on;
                 }
                 if let Some(p) = ports {
-                    switch.ports.clone_from(p);
+                    switch_ports.clone_from(p);
                 }
                 new.validate()?;
             }
@@ -337,6 +339,35 @@ pool.prefixes = ["203.0.113.0/30"]
             let e = err(alg("ftp", Some(ports.clone())));
             assert!(matches!(e, ApiError::InvalidArgument(_)), "{ports:?}");
         }
+    }
+
+    #[test]
+    fn h323_change_switches_it_and_sets_its_call_signalling_ports() {
+        let algs = [AlgStatus {
+            name: "h323".into(),
+            enabled: false,
+            ports: vec![1720],
+            sessions: 0,
+            messages_rewritten: 0,
+            errors: 0,
+        }];
+        let change = |ports: Vec<u16>| ConfigChange::Alg {
+            name: "H323".into(),
+            enabled: Some(true),
+            ports: Some(ports),
+        };
+        let v = validate(&cfg(), &algs, &[], change(vec![1720, 11720])).unwrap();
+        assert!(v.config.alg.h323.enabled);
+        assert_eq!(v.config.alg.h323.ports, vec![1720, 11720]);
+        assert_eq!(
+            v.config.alg.h323.ras_ports,
+            vec![1719],
+            "RAS ports unchanged"
+        );
+        assert_eq!(v.config.alg.ftp, cfg().alg.ftp);
+        // The file's rules apply: not a port FTP already selects.
+        let e = validate(&cfg(), &algs, &[], change(vec![21])).unwrap_err();
+        assert!(e.to_string().contains("alg.ftp.ports"), "{e}");
     }
 
     #[test]

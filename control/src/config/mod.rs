@@ -63,7 +63,7 @@ pub struct Config {
     /// `[api]`: the gRPC management API and the Prometheus metrics endpoint. Optional.
     #[serde(default)]
     pub api: ApiConfig,
-    /// `[alg]`: application-layer gateways (FTP, TFTP) and their expectations. Optional.
+    /// `[alg]`: application-layer gateways (FTP, TFTP, H.323) and their expectations. Optional.
     #[serde(default)]
     pub alg: AlgSectionConfig,
 }
@@ -769,6 +769,31 @@ impl AlgSwitch {
     }
 }
 
+/// `[alg.h323]`: the H.323 ALG (`docs/alg.md`, "H.323"). Every key is optional.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "a table")]
+pub struct H323Switch {
+    /// New call signalling connections and RAS datagrams get the ALG; default `false` (as
+    /// Linux's opt-in nf_conntrack_h323: the signalling is TCP but most pinholes it opens
+    /// are UDP, RTP/RTCP and RAS, and RFC 4787 REQ-10 wants UDP ALGs off by default). Live.
+    pub enabled: bool,
+    /// Q.931/H.225.0 call signalling server ports (TCP), as `alg.ftp.ports`; default
+    /// `[1720]`. Live.
+    pub ports: Vec<u16>,
+    /// RAS ports (UDP), as `alg.ftp.ports`; default `[1719]`. Live.
+    pub ras_ports: Vec<u16>,
+}
+
+impl Default for H323Switch {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            ports: vec![1720],
+            ras_ports: vec![1719],
+        }
+    }
+}
+
 /// `[alg]`: the ALGs (`docs/alg.md`) and their expectations.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, expecting = "a table")]
@@ -777,6 +802,8 @@ pub struct AlgSectionConfig {
     pub ftp: AlgSwitch,
     /// TFTP (UDP); default off (RFC 4787 REQ-10: UDP ALGs off by default), port 69.
     pub tftp: AlgSwitch,
+    /// H.323 (TCP call signalling and H.245, UDP RAS); default off, ports 1720 and 1719.
+    pub h323: H323Switch,
     /// Expectations each worker holds at once, `1..=1048576`; beyond, the oldest is evicted.
     /// Default 4096. Restart.
     pub max_expectations_per_worker: u32,
@@ -806,6 +833,7 @@ impl Default for AlgSectionConfig {
                 enabled: false,
                 ports: vec![69],
             },
+            h323: H323Switch::default(),
             max_expectations_per_worker: 4096,
             max_sessions_per_worker: 4096,
             max_expectations_per_session: 1,
