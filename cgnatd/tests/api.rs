@@ -815,8 +815,8 @@ fn every_rpc_against_a_running_cgnatd() {
                 Code::FailedPrecondition,
             ),
             (
-                change(Change::AddPoolPrefix("203.0.113.64/30".into())),
-                Code::Unimplemented,
+                change(Change::AddPoolPrefix("203.0.113.64/33".into())),
+                Code::InvalidArgument,
             ),
             (
                 change(Change::Alg(pb::SetAlg {
