@@ -51,6 +51,7 @@ fuzz_targets() {
 # finds is written into the repository; a crash leaves its input in fuzz/artifacts/<target>/.
 fuzz_smoke() {
     local secs=${FUZZ_SMOKE_SECONDS:-10} rc=0 t scratch
+    local -a dict
     if ! command -v cargo-fuzz >/dev/null; then
         echo "installing cargo-fuzz"
         "$CARGO" install cargo-fuzz --locked || return 1
@@ -64,8 +65,10 @@ fuzz_smoke() {
     scratch=$(mktemp -d)
     for t in "${targets[@]}"; do
         mkdir -p "$scratch/$t" "fuzz/corpus/$t"
+        dict=()
+        [[ -f "fuzz/dict/$t.dict" ]] && dict=(-dict="dict/$t.dict")
         if (cd fuzz && timeout $((secs + 120)) "$CARGO" fuzz run "$t" "$scratch/$t" "corpus/$t" -- \
-            -max_total_time="$secs" -timeout=30 -print_final_stats=1 2>&1) >"$scratch/$t.log"; then
+            -max_total_time="$secs" -timeout=30 -print_final_stats=1 "${dict[@]}" 2>&1) >"$scratch/$t.log"; then
             printf '  %-14s ok   %s\n' "$t" "$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$scratch/$t.log" | grep -Eo '[0-9]+$') runs"
         else
             printf '  %-14s FAIL (fuzz/artifacts/%s/)\n' "$t" "$t"
