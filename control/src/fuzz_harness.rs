@@ -14,11 +14,11 @@
 //! | harness | input |
 //! |---|---|
 //! | [`config`] | the TOML text of a config file (`cgnatd --check-config` reads it with [`Config::load`]) |
-//! | [`ipfix`] | `max_len` (u16 BE), a flag byte (bit 0: add 65 536 to `max_len`), then records: a tag byte and the fields |
+//! | [`ipfix`] | `max_len` (u16 BE), a flag byte (bit 0: add 65 536 to `max_len`; bits 1-7: repeat the record list that many more times, so a few input bytes can fill a 65 535-octet message), export time and observation domain (u32 BE each), then records: a tag byte and the fields |
 //! | [`syslog`] | a flag byte, the facility, hostname / APP-NAME / PROCID (length byte + bytes each), then events |
 //! | [`jsonl`] | a flag byte, then events |
 //!
-//! An event is a tag byte (variant = tag % 9, bits 4..7 pick the `Option`s), its fields, a
+//! An event is a tag byte (variant = (tag & 0x0f) % 9, bits 4..7 pick the `Option`s), its fields, a
 //! time (u64 BE, Unix ms) and, when flag bit 1 is set, an SSUBIX (u32 BE).
 
 use std::collections::BTreeMap;
@@ -37,6 +37,9 @@ use crate::logging::syslog::{
 
 /// At most this many records or events are decoded from one input (bounds the work per run).
 pub const MAX_ITEMS: usize = 512;
+/// At most this many IPFIX records after repetition: 4096 records of up to 28 octets overflow
+/// the largest message (65 535 octets), so the clamp of `max_len` is exercised.
+pub const MAX_IPFIX_RECORDS: usize = 4096;
 
 /// Reads fixed-size big-endian fields from the fuzzer's bytes; past the end every read is zero.
 #[derive(Debug)]
@@ -145,16 +148,17 @@ fn nat_event(b: &mut Bytes<'_>) -> NatEvent {
     NAT_EVENTS[usize::from(b.u8()) % NAT_EVENTS.len()]
 }
 
-fn opt<T>(on: bool, v: T) -> Option<T> {
-    on.then_some(v)
+/// `Some(read())` when `on`; reads nothing otherwise, so absent fields take no input bytes.
+fn opt<T>(on: bool, read: impl FnOnce() -> T) -> Option<T> {
+    on.then(read)
 }
 
-/// One IPFIX record from the input: tag % 3 picks the kind, the tag's high bits the `Option`s.
+/// One IPFIX record from the input: (tag & 0x0f) % 3 picks the kind, the tag's high bits the `Option`s.
 fn record(b: &mut Bytes<'_>) -> Record {
     let tag = b.u8();
     let time_ms = b.u64();
     let event = nat_event(b);
-    match tag % 3 {
+    match (tag & 0x0f) % 3 {
         0 => Record::Block(PortBlockRecord {
             time_ms,
             event,
@@ -173,14 +177,14 @@ fn record(b: &mut Bytes<'_>) -> Record {
             src_port: b.u16(),
             post_src: b.addr(),
             post_src_port: b.u16(),
-            dst: opt(tag & 0x10 != 0, (b.addr(), b.u16())),
+            dst: opt(tag & 0x10 != 0, || (b.addr(), b.u16())),
         }),
         _ => Record::Exhaustion(ExhaustionRecord {
             time_ms,
             event,
-            subscriber: opt(tag & 0x10 != 0, b.addr()),
-            public: opt(tag & 0x20 != 0, b.addr()),
-            quota: opt(tag & 0x40 != 0, b.u32()),
+            subscriber: opt(tag & 0x10 != 0, || b.addr()),
+            public: opt(tag & 0x20 != 0, || b.addr()),
+            quota: opt(tag & 0x40 != 0, || b.u32()),
         }),
     }
 }
@@ -320,7 +324,8 @@ fn ipfix_templates(msg: &[u8], export_s: u32, domain: u32) -> BTreeMap<u16, Vec<
 
 /// Packs records from the input into messages until all are sent; each message must be
 /// well-formed, fit `max_len`, carry exactly the records taken, in order, and be full.
-pub fn ipfix(data: &[u8]) {
+/// Returns (data messages, octets of the largest).
+pub fn ipfix(data: &[u8]) -> (usize, usize) {
     let mut b = Bytes::new(data);
     let flags_and_len = (b.u16(), b.u8());
     let max_len = usize::from(flags_and_len.0) + usize::from(flags_and_len.1 & 1) * 65_536;
@@ -329,6 +334,13 @@ pub fn ipfix(data: &[u8]) {
     while !b.is_empty() && recs.len() < MAX_ITEMS {
         recs.push(record(&mut b));
     }
+    let copies = 1 + usize::from(flags_and_len.1 >> 1);
+    let recs: Vec<Record> = recs
+        .iter()
+        .copied()
+        .cycle()
+        .take((recs.len() * copies).min(MAX_IPFIX_RECORDS))
+        .collect();
 
     let mut exp = Exporter::new(domain);
     let mut tmsg = Vec::new();
@@ -339,6 +351,7 @@ pub fn ipfix(data: &[u8]) {
 
     let mut rest = &recs[..];
     let mut sent = 0u32;
+    let (mut messages, mut largest) = (0usize, 0usize);
     // A prefix already in the buffer must be left alone: records() appends.
     let mut out = vec![0xa5; data.len() % 7];
     while let Some(first) = rest.first() {
@@ -364,6 +377,8 @@ pub fn ipfix(data: &[u8]) {
         assert!(taken <= rest.len());
         let msg = &out[prefix..];
         assert!(msg.len() <= limit, "message of {} > {limit}", msg.len());
+        messages += 1;
+        largest = largest.max(msg.len());
         let mut decoded = Vec::new();
         let mut last_id = None;
         for (id, body) in ipfix_sets(ipfix_header(msg, export_s, sent, domain)) {
@@ -418,6 +433,7 @@ pub fn ipfix(data: &[u8]) {
         // Keep the buffer small: the prefix check only needs the first message.
         out.clear();
     }
+    (messages, largest)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -435,7 +451,7 @@ const QUOTAS: [QuotaKind; 5] = [
 pub fn log_event(b: &mut Bytes<'_>) -> LogEvent {
     let tag = b.u8();
     let (o1, o2) = (tag & 0x10 != 0, tag & 0x20 != 0);
-    match tag % 9 {
+    match (tag & 0x0f) % 9 {
         0 => LogEvent::BlockAlloc {
             subscriber: b.addr(),
             public: b.addr(),
@@ -468,7 +484,7 @@ pub fn log_event(b: &mut Bytes<'_>) -> LogEvent {
             inside_port: b.u16(),
             public: b.addr(),
             public_port: b.u16(),
-            dest: opt(o1, (b.addr(), b.u16())),
+            dest: opt(o1, || (b.addr(), b.u16())),
         },
         5 => LogEvent::SessionDelete {
             proto: b.u8(),
@@ -476,14 +492,14 @@ pub fn log_event(b: &mut Bytes<'_>) -> LogEvent {
             inside_port: b.u16(),
             public: b.addr(),
             public_port: b.u16(),
-            dest: opt(o1, (b.addr(), b.u16())),
+            dest: opt(o1, || (b.addr(), b.u16())),
         },
         6 => LogEvent::PortsExhausted {
             subscriber: b.addr(),
-            public: opt(o2, b.addr()),
+            public: opt(o2, || b.addr()),
         },
         7 => LogEvent::AddressesExhausted {
-            subscriber: opt(o2, b.addr()),
+            subscriber: opt(o2, || b.addr()),
         },
         _ => LogEvent::QuotaExceeded {
             subscriber: b.addr(),
@@ -619,7 +635,7 @@ fn events(b: &mut Bytes<'_>, with_ssubix: bool) -> Vec<(LogEvent, u64, Option<u3
     while !b.is_empty() && v.len() < MAX_ITEMS {
         let ev = log_event(b);
         let at = b.u64();
-        let ix = opt(with_ssubix, b.u32());
+        let ix = opt(with_ssubix, || b.u32());
         v.push((ev, at, ix));
     }
     v

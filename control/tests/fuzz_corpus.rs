@@ -53,9 +53,28 @@ fn config_corpus_replays_and_example_configs_are_valid() {
 
 #[test]
 fn ipfix_corpus_replays() {
-    for (_, data) in corpus("ipfix") {
-        fuzz_harness::ipfix(&data);
+    let files = corpus("ipfix");
+    for (_, data) in &files {
+        fuzz_harness::ipfix(data);
     }
+    let run = |name: &str| fuzz_harness::ipfix(&files.iter().find(|(n, _)| n == name).unwrap().1);
+    // 8 records: 2 blocks (256), sessions without and with destination (257, 258), addresses
+    // (259), ports (260) and quota (261) exhausted, and an exhaustion record with natEvent 16,
+    // which falls back to the ports-exhausted layout: one message, 7 sets.
+    assert_eq!(
+        run("all_templates_1400"),
+        (1, 16 + 7 * 4 + 2 * 25 + 22 + 28 + 13 + 17 + 17 + 17)
+    );
+    // 60 port blocks of 25 octets into 484-octet messages: 18 a message (16 + 4 + 450).
+    assert_eq!(run("many_blocks_512"), (4, 470));
+    // max_len 40 < MIN_MESSAGE_LEN (48): the first record (a block, 16 + 4 + 25) does not fit.
+    assert_eq!(run("too_small"), (0, 0));
+    // 4096 records, max_len above 65 535: clamped, messages filled to within one record.
+    let (messages, largest) = run("fill_64k");
+    assert!(
+        messages >= 2 && largest <= 65_535 && largest > 65_535 - 32,
+        "{messages} {largest}"
+    );
 }
 
 #[test]
