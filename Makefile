@@ -38,10 +38,11 @@ lab-up: ## create the network-namespace lab (lab/up.sh; root)
 lab-down: ## remove the network-namespace lab (lab/down.sh; root)
 	@lab/down.sh
 
-fuzz: ## run the packet_path fuzz target for 60 s (cargo-fuzz on stable via RUSTC_BOOTSTRAP=1)
+fuzz: ## long fuzz run: FUZZ_TARGET (packet_path) for FUZZ_SECONDS (60); `make test` runs every target 10 s
 	@test -f fuzz/Cargo.toml || { echo "fuzz/Cargo.toml not found: no fuzz targets yet"; exit 1; }
 	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
-	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $(FUZZ_TARGET) -- -max_total_time=$(FUZZ_SECONDS)
+	cd fuzz && CARGO_TARGET_DIR=$(CURDIR)/fuzz/target RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $(FUZZ_TARGET) -- -max_total_time=$(FUZZ_SECONDS) \
+		$$(test -f dict/$(FUZZ_TARGET).dict && echo -dict=dict/$(FUZZ_TARGET).dict)
 
 soak: ## churn soak with an injectable clock (300 rounds = 35 simulated hours, ~30 s): no leaks, no heap growth; writes target/soak.json
 	cargo run --release -p benches --bin soak | tee target/soak.json

@@ -102,6 +102,12 @@ if have rustup && rustup toolchain list 2>/dev/null | grep -q .; then
     done
 fi
 
+# make test's fuzz step (lab/test-suite.sh) runs the cargo-fuzz targets; builds from source.
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    log "cargo install cargo-fuzz --locked"
+    cargo install cargo-fuzz --locked || log "WARNING: could not install cargo-fuzz (make test's fuzz step will fail)"
+fi
+
 have_rust=$(rustc --version | awk '{print $2}')
 if [[ "$(printf '%s\n%s\n' "$want_rust" "$have_rust" | sort -V | head -n 1)" != "$want_rust" ]]; then
     log "WARNING: rustc $have_rust is older than the workspace's rust-version $want_rust;"

@@ -7,6 +7,8 @@
 
 pub mod api;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzz_harness;
 pub mod logging;
 pub mod metrics;
 pub mod registry;
