@@ -44,6 +44,10 @@ use alg::ftp::{self, FtpOutcome, FtpSegment, FtpSender, FtpState};
 use alg::{SeqHistory, Side as AlgSide};
 use core::net::{Ipv4Addr, SocketAddrV4};
 
+#[path = "alg_rtsp.rs"]
+mod alg_rtsp;
+use alg_rtsp::RtspSessions;
+
 /// Most server ports one ALG may be selected by.
 pub const MAX_ALG_PORTS: usize = 16;
 /// Most expectations one master session may have (the configurable limit's ceiling).
@@ -102,6 +106,10 @@ pub struct AlgConfig {
     pub ftp: AlgPorts,
     /// TFTP (UDP). Live.
     pub tftp: AlgPorts,
+    /// RTSP (TCP). Live.
+    pub rtsp: AlgPorts,
+    /// RTSP: what to do with a `destination=` naming a third host. Live.
+    pub rtsp_destination: alg::rtsp::DestinationPolicy,
     /// Expectations a worker holds at once (table size; restart).
     pub max_expectations: u32,
     /// ALG control sessions (FTP) a worker tracks at once (table size; restart).
@@ -118,6 +126,9 @@ impl Default for AlgConfig {
             ftp: AlgPorts::new(true, &[21]),
             // RFC 4787 REQ-10: ALGs for UDP protocols off by default.
             tftp: AlgPorts::new(false, &[69]),
+            // RFC 4787 REQ-10 too: RTSP's pinholes (RTP, RTCP) are UDP.
+            rtsp: AlgPorts::new(false, &[alg::rtsp::RTSP_PORT]),
+            rtsp_destination: alg::rtsp::DestinationPolicy::Refuse,
             max_expectations: 4096,
             max_sessions: 4096,
             max_expectations_per_session: 1,
@@ -244,6 +255,7 @@ pub(crate) struct AlgState {
     sessions: AlgSessions,
     expect: ExpectTable,
     scratch: Vec<u8>,
+    rtsp: RtspSessions,
 }
 
 impl AlgState {
@@ -252,6 +264,7 @@ impl AlgState {
             sessions: AlgSessions::with_capacity(c.max_sessions),
             expect: ExpectTable::with_capacity(c.max_expectations),
             scratch: vec![0; usize::from(u16::MAX)],
+            rtsp: RtspSessions::with_capacity(c.max_sessions),
         }
     }
 }
@@ -264,6 +277,14 @@ enum Gone {
     Evicted,
 }
 
+fn refused_event(alg: AlgKind) -> Event {
+    match alg {
+        AlgKind::Ftp => Event::AlgFtpExpectationRefused,
+        AlgKind::Tftp => Event::AlgTftpExpectationRefused,
+        AlgKind::Rtsp => Event::AlgRtspExpectationRefused,
+    }
+}
+
 fn gone_event(alg: AlgKind, why: Gone) -> Event {
     match (alg, why) {
         (AlgKind::Ftp, Gone::Used) => Event::AlgFtpExpectationUsed,
@@ -272,6 +293,9 @@ fn gone_event(alg: AlgKind, why: Gone) -> Event {
         (AlgKind::Tftp, Gone::Used) => Event::AlgTftpExpectationUsed,
         (AlgKind::Tftp, Gone::Expired) => Event::AlgTftpExpectationExpired,
         (AlgKind::Tftp, Gone::Evicted) => Event::AlgTftpExpectationEvicted,
+        (AlgKind::Rtsp, Gone::Used) => Event::AlgRtspExpectationUsed,
+        (AlgKind::Rtsp, Gone::Expired) => Event::AlgRtspExpectationExpired,
+        (AlgKind::Rtsp, Gone::Evicted) => Event::AlgRtspExpectationEvicted,
     }
 }
 
@@ -366,7 +390,10 @@ impl<B: PacketBuf> Worker<B> {
 
     /// Bytes of preallocated ALG state.
     pub fn alg_memory(&self) -> usize {
-        self.alg.sessions.memory() + self.alg.expect.memory() + self.alg.scratch.capacity()
+        self.alg.sessions.memory()
+            + self.alg.expect.memory()
+            + self.alg.scratch.capacity()
+            + self.alg.rtsp.memory()
     }
 
     /// Hook for a translated outbound (inside → outside) packet that is not hairpinned and
@@ -394,6 +421,9 @@ impl<B: PacketBuf> Worker<B> {
                 if self.cfg.alg.ftp.has(f.dport) {
                     return self.ftp_segment(buf, f, bidx, true, now);
                 }
+                if self.cfg.alg.rtsp.has(f.dport) {
+                    return self.rtsp_segment(buf, f, bidx, true, now);
+                }
                 Ok(())
             }
             PROTO_UDP if self.cfg.alg.tftp.selects(f.dport) => {
@@ -415,6 +445,9 @@ impl<B: PacketBuf> Worker<B> {
     ) -> Result<(), DropReason> {
         if f.proto == PROTO_TCP && self.alg.sessions.len() > 0 && self.cfg.alg.ftp.has(f.sport) {
             return self.ftp_segment(buf, f, bidx, false, now);
+        }
+        if f.proto == PROTO_TCP && self.alg.sessions.len() > 0 && self.cfg.alg.rtsp.has(f.sport) {
+            return self.rtsp_segment(buf, f, bidx, false, now);
         }
         Ok(())
     }
@@ -441,10 +474,7 @@ impl<B: PacketBuf> Worker<B> {
         let (hit, other) = self.alg.expect.find_inbound(f.proto, f.dst, f.dport, f.src);
         let Some(xi) = hit else {
             if let Some(o) = other.and_then(|o| self.alg.expect.get(o)) {
-                self.counters.inc(match o.alg {
-                    AlgKind::Ftp => Event::AlgFtpExpectationRefused,
-                    AlgKind::Tftp => Event::AlgTftpExpectationRefused,
-                });
+                self.counters.inc(refused_event(o.alg));
             }
             return Ok(());
         };
@@ -466,7 +496,7 @@ impl<B: PacketBuf> Worker<B> {
                 {
                     // The announced port got another public port meanwhile (endpoint-
                     // independent mapping wins): the expectation cannot be honoured.
-                    self.counters.inc(Event::AlgFtpExpectationRefused);
+                    self.counters.inc(refused_event(x.alg));
                     self.expectation_gone(xi, Gone::Evicted, now_s);
                     return Ok(());
                 }
@@ -477,7 +507,11 @@ impl<B: PacketBuf> Worker<B> {
                     x.in_port,
                     x.pub_ip,
                     x.pub_port,
-                    timeouts::TCP_TRANSITORY,
+                    if x.proto == PROTO_TCP {
+                        timeouts::TCP_TRANSITORY
+                    } else {
+                        self.cfg.timeouts.class_for(x.proto, f.sport, true)
+                    },
                     now_s,
                 )?;
                 if let Some(e) = self.alg.expect.get_mut(xi) {
@@ -555,6 +589,8 @@ impl<B: PacketBuf> Worker<B> {
             (AlgKind::Ftp, false) => E::FtpUsed,
             (AlgKind::Tftp, true) => E::TftpCreated,
             (AlgKind::Tftp, false) => E::TftpUsed,
+            (AlgKind::Rtsp, true) => E::RtspCreated,
+            (AlgKind::Rtsp, false) => E::RtspUsed,
         };
         self.nat.events.push(WorkerEvent::Expectation {
             kind,
@@ -588,6 +624,11 @@ impl<B: PacketBuf> Worker<B> {
             .alg
             .max_expectations_per_session
             .clamp(1, MAX_EXPECTATIONS_PER_SESSION);
+        let limit = if x.alg == AlgKind::Rtsp {
+            alg_rtsp::expectation_limit(limit)
+        } else {
+            limit
+        };
         if x.master != NONE {
             let oldest = self
                 .alg
@@ -610,10 +651,7 @@ impl<B: PacketBuf> Worker<B> {
                 self.nat
                     .release_reserved(x.reserved, x.proto, x.pub_port, now_s);
             }
-            self.counters.inc(match x.alg {
-                AlgKind::Ftp => Event::AlgFtpExpectationEvicted,
-                AlgKind::Tftp => Event::AlgTftpExpectationEvicted,
-            });
+            self.counters.inc(gone_event(x.alg, Gone::Evicted));
             return;
         };
         self.report_expectation(&x, true, now_s);
@@ -974,6 +1012,7 @@ impl<B: PacketBuf> Worker<B> {
     /// Frees an ALG session slot; its expectations stay (they carry all they need) but lose
     /// their master.
     fn drop_alg_session(&mut self, slot: u32) {
+        self.rtsp_session_gone(slot);
         if let Some(s) = self.alg.sessions.remove(slot) {
             for &x in &s.expects[..usize::from(s.n_expects)] {
                 if let Some(e) = self.alg.expect.get_mut(x) {
@@ -989,6 +1028,7 @@ impl<B: PacketBuf> Worker<B> {
     /// are gone (a bounded number of slots checked per call).
     pub(crate) fn alg_poll(&mut self, now: u64, budget: u32) {
         let now_s = secs(now);
+        self.alg.rtsp.tick(now_s);
         for _ in 0..budget {
             let Some(o) = self.alg.expect.oldest() else {
                 break;

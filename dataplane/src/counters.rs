@@ -7,6 +7,7 @@
 //! everything that prints or merges counters includes them.
 
 use alg::ftp::FtpError;
+use alg::rtsp::RtspError;
 use alg::tftp::TftpError;
 use alg::AlgCounters;
 
@@ -152,6 +153,21 @@ enum_with_names! {
         /// First packets to a TFTP-expected public endpoint from a host other than the
         /// expected server (not admitted by the expectation).
         AlgTftpExpectationRefused => "alg_tftp_expectation_refused",
+        /// RTSP control sessions given the RTSP ALG (subscriber's SYN to an RTSP server port).
+        AlgRtspSession => "alg_rtsp_sessions",
+        /// RTSP segments whose rewrite did not fit the buffer's tailroom or the next link's
+        /// MTU: passed unmodified, nothing of the rewrite kept.
+        AlgRtspNoRoom => "alg_rtsp_no_room",
+        /// RTSP expectations (RTP or RTCP) used: the server's first media datagram arrived.
+        AlgRtspExpectationUsed => "alg_rtsp_expectation_used",
+        /// RTSP expectations that timed out unused.
+        AlgRtspExpectationExpired => "alg_rtsp_expectation_expired",
+        /// RTSP expectations evicted (per-session or per-worker limit, or removed by the
+        /// client's TEARDOWN of their session).
+        AlgRtspExpectationEvicted => "alg_rtsp_expectation_evicted",
+        /// First packets to an RTSP-expected public endpoint from a host other than the
+        /// server (not admitted), or expectations that could no longer be honoured.
+        AlgRtspExpectationRefused => "alg_rtsp_expectation_refused",
     }
 }
 
@@ -275,6 +291,8 @@ pub struct Counters {
     pub alg_ftp: AlgCounters<FtpError>,
     /// TFTP ALG: requests, expectations created, parse failures by reason.
     pub alg_tftp: AlgCounters<TftpError>,
+    /// RTSP ALG: messages, rewrites, expectations created, failures by reason.
+    pub alg_rtsp: AlgCounters<RtspError>,
 }
 
 const EVENT_COUNT: usize = Event::ALL.len();
@@ -287,6 +305,7 @@ impl Default for Counters {
             drops: [0; DROP_COUNT],
             alg_ftp: AlgCounters::default(),
             alg_tftp: AlgCounters::default(),
+            alg_rtsp: AlgCounters::default(),
         }
     }
 }
@@ -343,6 +362,7 @@ impl Counters {
             .chain(DropReason::ALL.iter().map(|d| (d.name(), self.dropped(*d))))
             .chain(self.alg_ftp.iter())
             .chain(self.alg_tftp.iter())
+            .chain(self.alg_rtsp.iter())
     }
     /// Adds another worker's counters into this one.
     pub fn merge(&mut self, other: &Counters) {
@@ -354,5 +374,6 @@ impl Counters {
         }
         self.alg_ftp.merge(&other.alg_ftp);
         self.alg_tftp.merge(&other.alg_tftp);
+        self.alg_rtsp.merge(&other.alg_rtsp);
     }
 }

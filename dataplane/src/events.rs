@@ -119,6 +119,10 @@ pub enum ExpectationEvent {
     TftpCreated,
     /// The TFTP server's answer arrived.
     TftpUsed,
+    /// RTSP created one (RTP or RTCP of a SETUP the server accepted).
+    RtspCreated,
+    /// The RTSP server's first media datagram arrived.
+    RtspUsed,
 }
 
 impl ExpectationEvent {
@@ -129,6 +133,8 @@ impl ExpectationEvent {
             ExpectationEvent::FtpUsed => "ftp expectation used",
             ExpectationEvent::TftpCreated => "tftp expectation created",
             ExpectationEvent::TftpUsed => "tftp expectation used",
+            ExpectationEvent::RtspCreated => "rtsp expectation created",
+            ExpectationEvent::RtspUsed => "rtsp expectation used",
         }
     }
 }

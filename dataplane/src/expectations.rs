@@ -25,6 +25,8 @@ pub enum AlgKind {
     Ftp,
     /// TFTP (`RRQ`, `WRQ`).
     Tftp,
+    /// RTSP (`SETUP` and its 2xx reply: RTP and RTCP from the server).
+    Rtsp,
 }
 
 /// No master (TFTP: the master is the request's own binding) / no reservation.

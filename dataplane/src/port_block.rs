@@ -443,6 +443,46 @@ impl PortBlocks {
         None
     }
 
+    /// Takes two free adjacent ports `p` (even) and `p + 1` for protocol index `proto` in block
+    /// `lb`, starting the search at offset `start % block_size` (RTP/RTCP pairs, RFC 3550 §11;
+    /// RFC 4787 REQ-4 parity). Pairs whose two ports straddle a 64-port bitmap word are not
+    /// considered (bounded, word-at-a-time search). Returns `p`.
+    pub fn alloc_port_pair(&mut self, lb: LocalBlock, proto: usize, start: u32) -> Option<u16> {
+        let st = self.state[lb as usize];
+        if st.subscriber == NONE {
+            return None;
+        }
+        let bs = u32::from(self.p.block_size);
+        // Offsets whose port is even.
+        let even_mask = if self.first_port(lb) & 1 == 0 {
+            0x5555_5555_5555_5555u64
+        } else {
+            0xaaaa_aaaa_aaaa_aaaa
+        };
+        let base = (st.slot as usize * PROTOCOLS + proto) * self.words_per_bitmap;
+        let first = (start % bs) / 64;
+        let words = u32::try_from(self.words_per_bitmap).unwrap_or(0);
+        for k in 0..words {
+            let w = (first + k) % words.max(1);
+            let valid = (bs - w * 64).min(64);
+            let mask = if valid == 64 {
+                u64::MAX
+            } else {
+                (1u64 << valid) - 1
+            };
+            let free = !self.bitmaps[base + w as usize] & mask;
+            // Bit b free and bit b + 1 free, b at an even port.
+            let pairs = free & (free >> 1) & even_mask & (u64::MAX >> 1);
+            if pairs != 0 {
+                let b = pairs.trailing_zeros();
+                self.bitmaps[base + w as usize] |= 3u64 << b;
+                self.state[lb as usize].used += 2;
+                return u16::try_from(u32::from(self.first_port(lb)) + w * 64 + b).ok();
+            }
+        }
+        None
+    }
+
     /// Releases a port taken by [`alloc_port`](Self::alloc_port). Returns the ports still in use
     /// in the block.
     pub fn free_port(&mut self, lb: LocalBlock, proto: usize, port: u16) -> u32 {
