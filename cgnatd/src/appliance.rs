@@ -540,7 +540,7 @@ impl Appliance for Api {
                 name: "ftp".into(),
                 enabled: cfg.alg.ftp.enabled,
                 ports: cfg.alg.ftp.ports.clone(),
-                sessions: sum(&|s| u64::from(s.alg_sessions)),
+                sessions: sum(&|s| u64::from(s.alg_sessions.saturating_sub(s.alg_rtsp_sessions))),
                 messages_rewritten: sum(&|s| s.counters.alg_ftp.rewrites),
                 errors: sum(&|s| s.counters.alg_ftp.total_failures()),
             },
@@ -552,6 +552,14 @@ impl Appliance for Api {
                 sessions: 0,
                 messages_rewritten: sum(&|s| s.counters.alg_tftp.rewrites),
                 errors: sum(&|s| s.counters.alg_tftp.total_failures()),
+            },
+            AlgStatus {
+                name: "rtsp".into(),
+                enabled: cfg.alg.rtsp.enabled,
+                ports: cfg.alg.rtsp.ports.clone(),
+                sessions: sum(&|s| u64::from(s.alg_rtsp_sessions)),
+                messages_rewritten: sum(&|s| s.counters.alg_rtsp.rewrites),
+                errors: sum(&|s| s.counters.alg_rtsp.total_failures()),
             },
         ]
     }

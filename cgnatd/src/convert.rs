@@ -2,7 +2,7 @@
 //! needs (`dataplane::WorkerConfig`): host-order integers, expanded pool, derived limits.
 
 use control::Config;
-use dataplane::alg_glue::{AlgConfig, AlgPorts};
+use dataplane::alg_glue::{AlgConfig, AlgPorts, RtspDestinationPolicy};
 use dataplane::deterministic::DeterministicMap;
 use dataplane::fragments::FragParams;
 use dataplane::nat::SessionLogPolicy;
@@ -172,6 +172,11 @@ pub fn worker_config(
         alg: AlgConfig {
             ftp: AlgPorts::new(cfg.alg.ftp.enabled, &cfg.alg.ftp.ports),
             tftp: AlgPorts::new(cfg.alg.tftp.enabled, &cfg.alg.tftp.ports),
+            rtsp: AlgPorts::new(cfg.alg.rtsp.enabled, &cfg.alg.rtsp.ports),
+            rtsp_destination: match cfg.alg.rtsp.destination {
+                control::config::RtspDestination::Refuse => RtspDestinationPolicy::Refuse,
+                control::config::RtspDestination::Strip => RtspDestinationPolicy::Strip,
+            },
             max_expectations: cfg.alg.max_expectations_per_worker,
             max_sessions: cfg.alg.max_sessions_per_worker,
             max_expectations_per_session: cfg.alg.max_expectations_per_session,

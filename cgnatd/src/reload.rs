@@ -49,6 +49,7 @@ fn without_live(c: &Config, from: &Config) -> Config {
     x.logging.session_destinations = from.logging.session_destinations;
     x.alg.ftp = from.alg.ftp.clone();
     x.alg.tftp = from.alg.tftp.clone();
+    x.alg.rtsp = from.alg.rtsp.clone();
     x.alg.max_expectations_per_session = from.alg.max_expectations_per_session;
     x.alg.expectation_timeout_secs = from.alg.expectation_timeout_secs;
     x
@@ -205,7 +206,8 @@ prefixes = ["203.0.113.0/24"]
         let (dir, mut cfg, inboxes) = setup();
         let p = write(
             &dir,
-            "[alg.ftp]\nenabled = false\nports = [21, 2121]\n[alg]\nexpectation_timeout_secs = 60\n",
+            "[alg.ftp]\nenabled = false\nports = [21, 2121]\n[alg]\nexpectation_timeout_secs = 60\n\
+             [alg.rtsp]\nenabled = true\nports = [554, 8554]\ndestination = \"strip\"\n",
         );
         let changed = reload(&p, &mut cfg, &inboxes).unwrap();
         assert_eq!(changed, vec!["alg"]);
@@ -215,6 +217,12 @@ prefixes = ["203.0.113.0/24"]
             assert_eq!(s.alg.ftp.ports(), &[21, 2121]);
             assert!(!s.alg.tftp.enabled && s.alg.tftp.has(69));
             assert_eq!(s.alg.expectation_timeout_secs, 60);
+            assert!(s.alg.rtsp.enabled);
+            assert_eq!(s.alg.rtsp.ports(), &[554, 8554]);
+            assert_eq!(
+                s.alg.rtsp_destination,
+                dataplane::alg_glue::RtspDestinationPolicy::Strip
+            );
         }
         let p = write(&dir, "[alg]\nmax_expectations_per_worker = 10\n");
         let e = reload(&p, &mut cfg, &inboxes).unwrap_err();

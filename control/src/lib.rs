@@ -18,3 +18,4 @@ pub use config::{
     LimitsConfig, LoggingConfig, NatConfig, OutsideConfig, PoolConfig, PoolEntry, PoolMode,
     PortTimeout, SteeringMode, TimeoutsConfig,
 };
+pub use config::{RtspAlgConfig, RtspDestination};

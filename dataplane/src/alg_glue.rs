@@ -44,6 +44,8 @@ use alg::ftp::{self, FtpOutcome, FtpSegment, FtpSender, FtpState};
 use alg::{SeqHistory, Side as AlgSide};
 use core::net::{Ipv4Addr, SocketAddrV4};
 
+pub use alg::rtsp::DestinationPolicy as RtspDestinationPolicy;
+
 #[path = "alg_rtsp.rs"]
 mod alg_rtsp;
 use alg_rtsp::RtspSessions;

@@ -75,6 +75,8 @@ pub(super) struct RtspSession {
 #[derive(Debug)]
 pub(super) struct RtspSessions {
     slots: Vec<Option<RtspSession>>,
+    /// Slots in use.
+    live: u32,
     /// The last time seen (seconds): timestamps of port releases at a connection's end.
     now_s: u32,
 }
@@ -83,6 +85,7 @@ impl RtspSessions {
     pub(super) fn with_capacity(cap: u32) -> Self {
         Self {
             slots: vec![None; cap as usize],
+            live: 0,
             now_s: 0,
         }
     }
@@ -114,6 +117,11 @@ fn release(nat: &mut crate::nat::NatState, r: Reserved, now_s: u32) {
 }
 
 impl<B: PacketBuf> Worker<B> {
+    /// RTSP control connections tracked by this worker (part of [`Self::alg_sessions`]).
+    pub fn alg_rtsp_sessions(&self) -> u32 {
+        self.alg.rtsp.live
+    }
+
     /// One TCP segment of a (possible) RTSP control connection, already translated.
     pub(super) fn rtsp_segment(
         &mut self,
@@ -160,6 +168,9 @@ impl<B: PacketBuf> Worker<B> {
             let mut state = RtspState::new();
             state.synchronize(RtspSender::Client, seq.wrapping_add(1));
             if let Some(r) = self.alg.rtsp.slots.get_mut(s as usize) {
+                if r.is_none() {
+                    self.alg.rtsp.live += 1;
+                }
                 *r = Some(RtspSession {
                     gen,
                     state,
@@ -481,6 +492,7 @@ impl<B: PacketBuf> Worker<B> {
         else {
             return;
         };
+        self.alg.rtsp.live = self.alg.rtsp.live.saturating_sub(1);
         for r in rs.reserved.iter().flatten() {
             release(&mut self.nat, *r, now_s);
         }
@@ -541,4 +553,24 @@ fn apply<B: PacketBuf>(
         buf.set_len(new_end);
     }
     Some(new_end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_per_master_limit_counts_streams() {
+        assert_eq!(
+            (1..=8).map(expectation_limit).collect::<Vec<_>>(),
+            vec![4, 4, 6, 8, 8, 8, 8, 8]
+        );
+    }
+
+    #[test]
+    fn an_rtsp_slot_stays_small() {
+        // 4096 slots (the default table) cost under 8 MiB per worker.
+        let n = std::mem::size_of::<Option<RtspSession>>();
+        assert!(n <= 2048, "{n} bytes");
+    }
 }

@@ -586,6 +586,47 @@ mod tests {
     }
 
     #[test]
+    fn port_pairs_are_even_then_odd_and_both_taken() {
+        let mut pb = PortBlocks::new(params(1, 0));
+        let lb = pb.alloc_block(0, 1).unwrap();
+        let first = pb.first_port(lb);
+        assert_eq!(first % 2, 0);
+        // Take one odd port: its even partner can no longer start a pair.
+        let odd = pb.alloc_port_parity(lb, 1, 1, Some(true)).unwrap();
+        let mut seen = std::collections::BTreeSet::new();
+        while let Some(p) = pb.alloc_port_pair(lb, 1, 77) {
+            assert_eq!(p % 2, 0);
+            assert!(p >= first && p + 1 < first + 512);
+            assert!(p + 1 != odd && p != odd);
+            assert!(seen.insert(p) && seen.insert(p + 1), "never twice");
+        }
+        assert_eq!(
+            seen.len(),
+            510,
+            "every pair but the one broken by the odd port"
+        );
+        assert_eq!(pb.used(lb), 511);
+        // Both halves are freed separately.
+        let p = *seen.iter().next().unwrap();
+        pb.free_port(lb, 1, p);
+        assert_eq!(
+            pb.alloc_port_pair(lb, 1, 0),
+            None,
+            "its odd half still taken"
+        );
+        pb.free_port(lb, 1, p + 1);
+        assert_eq!(pb.alloc_port_pair(lb, 1, 0), Some(p));
+        // Block starting on an odd port: pairs still start on even ports.
+        let mut odd_start = params(1, 0);
+        odd_start.port_min = 1025;
+        let mut pb = PortBlocks::new(odd_start);
+        let lb = pb.alloc_block(0, 1).unwrap();
+        assert_eq!(pb.first_port(lb) % 2, 1);
+        let p = pb.alloc_port_pair(lb, 0, 0).unwrap();
+        assert_eq!((p % 2, p - pb.first_port(lb)), (0, 1));
+    }
+
+    #[test]
     fn odd_block_size_never_leaves_block() {
         let mut p = params(1, 0);
         p.block_size = 100;

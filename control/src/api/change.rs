@@ -48,6 +48,17 @@ pub fn validate(
             let switch = match name.to_ascii_lowercase().as_str() {
                 "ftp" => Some(&mut new.alg.ftp),
                 "tftp" => Some(&mut new.alg.tftp),
+                "rtsp" => {
+                    // `[alg.rtsp]` has more keys than a switch; same two changed here.
+                    if let Some(on) = enabled {
+                        new.alg.rtsp.enabled = *on;
+                    }
+                    if let Some(p) = ports {
+                        new.alg.rtsp.ports.clone_from(p);
+                    }
+                    new.validate()?;
+                    None
+                }
                 _ => None,
             };
             if let Some(switch) = switch {
@@ -337,6 +348,30 @@ pool.prefixes = ["203.0.113.0/30"]
             let e = err(alg("ftp", Some(ports.clone())));
             assert!(matches!(e, ApiError::InvalidArgument(_)), "{ports:?}");
         }
+    }
+
+    #[test]
+    fn rtsp_alg_changes_keep_its_destination_policy() {
+        let rtsp = vec![AlgStatus {
+            name: "rtsp".into(),
+            enabled: false,
+            ports: vec![554],
+            sessions: 0,
+            messages_rewritten: 0,
+            errors: 0,
+        }];
+        let change = |ports: Vec<u16>| ConfigChange::Alg {
+            name: "rtsp".into(),
+            enabled: Some(true),
+            ports: Some(ports),
+        };
+        let v = validate(&cfg(), &rtsp, &[], change(vec![554, 8554])).unwrap();
+        assert!(v.config.alg.rtsp.enabled);
+        assert_eq!(v.config.alg.rtsp.ports, vec![554, 8554]);
+        assert_eq!(v.config.alg.rtsp.destination, cfg().alg.rtsp.destination);
+        // One ALG per TCP port: the file's rule.
+        let e = validate(&cfg(), &rtsp, &[], change(vec![21])).unwrap_err();
+        assert!(e.to_string().contains("alg.ftp.ports"), "{e}");
     }
 
     #[test]

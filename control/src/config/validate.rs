@@ -919,25 +919,35 @@ fn validate_api(a: &ApiConfig) -> Result {
 }
 
 fn validate_alg(a: &AlgSectionConfig) -> Result {
-    for (key, sw) in [("alg.ftp.ports", &a.ftp), ("alg.tftp.ports", &a.tftp)] {
-        if sw.ports.is_empty() || sw.ports.len() > AlgSectionConfig::MAX_PORTS {
+    for (key, ports) in [
+        ("alg.ftp.ports", &a.ftp.ports),
+        ("alg.tftp.ports", &a.tftp.ports),
+        ("alg.rtsp.ports", &a.rtsp.ports),
+    ] {
+        if ports.is_empty() || ports.len() > AlgSectionConfig::MAX_PORTS {
             return Err(invalid(
                 key,
                 format!(
                     "between 1 and {} ports (got {})",
                     AlgSectionConfig::MAX_PORTS,
-                    sw.ports.len()
+                    ports.len()
                 ),
             ));
         }
-        if sw.ports.contains(&0) {
+        if ports.contains(&0) {
             return Err(invalid(key, "port 0 is not a server port"));
         }
-        let mut seen = sw.ports.clone();
+        let mut seen = ports.clone();
         seen.sort_unstable();
         if let Some(w) = seen.windows(2).find(|w| w[0] == w[1]) {
             return Err(invalid(key, format!("port {} is listed twice", w[0])));
         }
+    }
+    if let Some(p) = a.rtsp.ports.iter().find(|p| a.ftp.ports.contains(p)) {
+        return Err(invalid(
+            "alg.rtsp.ports",
+            format!("port {p} is also in alg.ftp.ports (one ALG per TCP port)"),
+        ));
     }
     between(
         "alg.max_expectations_per_worker",
