@@ -543,3 +543,95 @@ fn a_connection_ending_before_the_reply_gives_its_ports_back() {
     c.h.send(Side::Inside, &syn).only_outside();
     assert_eq!(used(&c), before);
 }
+
+#[test]
+fn a_rewrite_that_does_not_fit_passes_unmodified_and_gives_its_ports_back() {
+    let mut cfg = lab();
+    cfg.port_min = 10000; // every public port has 5 digits: the rewrite grows
+    let mut c = Rtsp::open(cfg);
+    let before = used(&c);
+    let req = setup(3, "RTP/AVP;unicast;client_port=1024-1025");
+    let f = seg(
+        SUB_MAC,
+        IN_MAC,
+        SUB1,
+        CPORT,
+        SERVER,
+        RTSP,
+        64,
+        c.cseq,
+        Some(c.sseq),
+        false,
+        req.as_bytes(),
+    );
+    c.h.w.process(
+        Side::Inside,
+        dataplane::VecBuf::with_tailroom(&f, 0),
+        c.h.now,
+        &mut c.h.tx,
+        &mut c.h.alloc,
+    );
+    let out = c.h.take().only_outside();
+    assert_eq!(out, c.out_frame(c.cseq, c.sseq, &req));
+    assert_checksums_ok(&out);
+    assert_eq!(c.ev(Event::AlgRtspNoRoom), 1);
+    assert_eq!((c.k().rewrites, c.k().expectations), (0, 0));
+    assert_eq!(used(&c), before, "the reserved pair is given back");
+    // Its retransmission (with room) is rewritten as if first seen, numbers unchanged.
+    let s0 = c.cseq;
+    let out = c.client(&req).only_outside();
+    let (p, q) = client_port(&text(&out));
+    let want = setup(3, &format!("RTP/AVP;unicast;client_port={p}-{q}"));
+    assert_eq!(out, c.out_frame(s0, c.sseq, &want));
+    assert_eq!(used(&c), before + 2);
+}
+
+#[test]
+fn a_retransmitted_setup_gets_the_same_ports() {
+    let mut c = Rtsp::open(lab());
+    let req = setup(3, "RTP/AVP;unicast;client_port=5000-5001");
+    let s0 = c.cseq;
+    let first = c.client(&req).only_outside();
+    let after = used(&c);
+    c.cseq = s0;
+    c.dc = 0;
+    let again = c.client(&req).only_outside();
+    assert_eq!(again, first);
+    assert_eq!(used(&c), after, "nothing more reserved");
+    assert_eq!(c.k().messages, 1);
+}
+
+#[test]
+fn expectations_time_out_and_their_ports_are_given_back() {
+    let mut c = Rtsp::open(lab());
+    let before = used(&c);
+    let p = c.setup_and_accept();
+    assert_eq!(used(&c), before + 2);
+    c.h.now += 299 * SEC;
+    c.h.poll();
+    assert_eq!(c.h.w.alg_expectations(), 2, "not before the timeout");
+    c.h.now += 2 * SEC;
+    c.h.poll();
+    assert_eq!(c.h.w.alg_expectations(), 0);
+    assert_eq!(c.ev(Event::AlgRtspExpectationExpired), 2);
+    assert_eq!(used(&c), before);
+    assert!(c.media(SERVER, 6970, p, RTP).is_empty());
+}
+
+#[test]
+fn rtp_is_admitted_under_address_and_port_dependent_filtering() {
+    let mut cfg = lab();
+    cfg.filtering = dataplane::nat::Filtering::AddressAndPortDependent;
+    let mut c = Rtsp::open(cfg);
+    let p = c.setup_and_accept();
+    let inside = c.media(SERVER, 6970, p, RTP).only_inside();
+    assert_eq!(
+        inside,
+        udp(IN_MAC, SUB_MAC, SERVER, 6970, SUB1, 5000, 63, RTP)
+    );
+    // The next datagram of that flow passes as an ordinary session.
+    let inside = c.media(SERVER, 6970, p, b"second").only_inside();
+    assert_eq!(payload_of(&inside), b"second");
+    // Another source port of the server is not the admitted flow.
+    assert!(c.media(SERVER, 7000, p, RTP).is_empty());
+}
