@@ -24,6 +24,10 @@
 //!   subscriber's own blocks, so the data connection is steered to this worker; the binding
 //!   is created only when the expected host connects (no pinhole for anyone else).
 //!
+//! RTSP (TCP, `[alg.rtsp]`) uses the same framework from its own file, `alg_rtsp.rs` (a child
+//! module: its per-connection state, the even/odd public port pair, session-tagged
+//! expectations).
+//!
 //! Not inspected: hairpinned packets and fragments (the payload is incomplete), TCP segments
 //! of sessions picked up mid-stream.
 

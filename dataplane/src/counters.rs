@@ -276,8 +276,9 @@ enum_with_names! {
         HandoffHairpinFragment => "drop_handoff_hairpin_fragment",
         /// A frame from a handoff ring with an unknown tag (a bug; never expected).
         HandoffBadTag => "drop_handoff_bad_tag",
-        /// FTP control segment held by the ALG (a line to rewrite split across segments, or
-        /// too many unacknowledged sequence corrections): dropped so the sender retransmits.
+        /// FTP or RTSP control segment held by the ALG (a line or RTSP header block to rewrite
+        /// split across segments, data before it not seen, or too many unacknowledged sequence
+        /// corrections): dropped so the sender retransmits.
         AlgHold => "drop_alg_hold",
     }
 }

@@ -635,3 +635,29 @@ fn rtp_is_admitted_under_address_and_port_dependent_filtering() {
     // Another source port of the server is not the admitted flow.
     assert!(c.media(SERVER, 7000, p, RTP).is_empty());
 }
+
+#[test]
+fn rtsp_counters_are_part_of_the_worker_counters_and_merge() {
+    let mut c = Rtsp::open(lab());
+    c.setup_and_accept();
+    let mut total = dataplane::Counters::default();
+    total.merge(c.h.w.counters());
+    total.merge(c.h.w.counters());
+    let v = |n: &str| total.iter().find(|(k, _)| *k == n).map(|(_, v)| v);
+    assert_eq!(v("alg_rtsp_sessions"), Some(2));
+    assert_eq!(v("alg_rtsp_messages"), Some(4));
+    assert_eq!(v("alg_rtsp_rewrites"), Some(4));
+    assert_eq!(v("alg_rtsp_expectations"), Some(4));
+    for n in [
+        "alg_rtsp_no_room",
+        "alg_rtsp_expectation_used",
+        "alg_rtsp_expectation_expired",
+        "alg_rtsp_expectation_evicted",
+        "alg_rtsp_expectation_refused",
+        "alg_rtsp_third_party_destination",
+        "alg_rtsp_not_rtsp",
+    ] {
+        assert_eq!(v(n), Some(0), "{n}");
+    }
+    assert_eq!(c.h.w.alg_rtsp_sessions(), 1);
+}
