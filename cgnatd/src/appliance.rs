@@ -540,7 +540,13 @@ impl Appliance for Api {
                 name: "ftp".into(),
                 enabled: cfg.alg.ftp.enabled,
                 ports: cfg.alg.ftp.ports.clone(),
-                sessions: sum(&|s| u64::from(s.alg_sessions.saturating_sub(s.alg_h323_sessions))),
+                sessions: sum(&|s| {
+                    u64::from(
+                        s.alg_sessions
+                            .saturating_sub(s.alg_h323_sessions)
+                            .saturating_sub(s.alg_rtsp_sessions),
+                    )
+                }),
                 messages_rewritten: sum(&|s| s.counters.alg_ftp.rewrites),
                 errors: sum(&|s| s.counters.alg_ftp.total_failures()),
             },
@@ -560,6 +566,14 @@ impl Appliance for Api {
                 sessions: sum(&|s| u64::from(s.alg_h323_sessions)),
                 messages_rewritten: sum(&|s| s.counters.alg_h323.rewrites),
                 errors: sum(&|s| s.counters.alg_h323.total_failures()),
+            },
+            AlgStatus {
+                name: "rtsp".into(),
+                enabled: cfg.alg.rtsp.enabled,
+                ports: cfg.alg.rtsp.ports.clone(),
+                sessions: sum(&|s| u64::from(s.alg_rtsp_sessions)),
+                messages_rewritten: sum(&|s| s.counters.alg_rtsp.rewrites),
+                errors: sum(&|s| s.counters.alg_rtsp.total_failures()),
             },
         ]
     }

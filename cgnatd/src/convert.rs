@@ -2,7 +2,7 @@
 //! needs (`dataplane::WorkerConfig`): host-order integers, expanded pool, derived limits.
 
 use control::Config;
-use dataplane::alg_glue::{AlgConfig, AlgPorts};
+use dataplane::alg_glue::{AlgConfig, AlgPorts, RtspDestinationPolicy};
 use dataplane::deterministic::DeterministicMap;
 use dataplane::fragments::FragParams;
 use dataplane::nat::SessionLogPolicy;
@@ -174,6 +174,11 @@ pub fn worker_config(
             tftp: AlgPorts::new(cfg.alg.tftp.enabled, &cfg.alg.tftp.ports),
             h323: AlgPorts::new(cfg.alg.h323.enabled, &cfg.alg.h323.ports),
             h323_ras: AlgPorts::new(cfg.alg.h323.enabled, &cfg.alg.h323.ras_ports),
+            rtsp: AlgPorts::new(cfg.alg.rtsp.enabled, &cfg.alg.rtsp.ports),
+            rtsp_destination: match cfg.alg.rtsp.destination {
+                control::config::RtspDestination::Refuse => RtspDestinationPolicy::Refuse,
+                control::config::RtspDestination::Strip => RtspDestinationPolicy::Strip,
+            },
             max_expectations: cfg.alg.max_expectations_per_worker,
             max_sessions: cfg.alg.max_sessions_per_worker,
             max_expectations_per_session: cfg.alg.max_expectations_per_session,

@@ -50,6 +50,7 @@ fn without_live(c: &Config, from: &Config) -> Config {
     x.alg.ftp = from.alg.ftp.clone();
     x.alg.tftp = from.alg.tftp.clone();
     x.alg.h323 = from.alg.h323.clone();
+    x.alg.rtsp = from.alg.rtsp.clone();
     x.alg.max_expectations_per_session = from.alg.max_expectations_per_session;
     x.alg.expectation_timeout_secs = from.alg.expectation_timeout_secs;
     x
@@ -207,7 +208,8 @@ prefixes = ["203.0.113.0/24"]
         let p = write(
             &dir,
             "[alg.ftp]\nenabled = false\nports = [21, 2121]\n[alg.h323]\nenabled = true\n\
-             ras_ports = [1719, 11719]\n[alg]\nexpectation_timeout_secs = 60\n",
+             ras_ports = [1719, 11719]\n[alg]\nexpectation_timeout_secs = 60\n\
+             [alg.rtsp]\nenabled = true\nports = [554, 8554]\ndestination = \"strip\"\n",
         );
         let changed = reload(&p, &mut cfg, &inboxes).unwrap();
         assert_eq!(changed, vec!["alg"]);
@@ -219,6 +221,12 @@ prefixes = ["203.0.113.0/24"]
             assert!(s.alg.h323.enabled && s.alg.h323.ports() == [1720]);
             assert!(s.alg.h323_ras.enabled && s.alg.h323_ras.ports() == [1719, 11719]);
             assert_eq!(s.alg.expectation_timeout_secs, 60);
+            assert!(s.alg.rtsp.enabled);
+            assert_eq!(s.alg.rtsp.ports(), &[554, 8554]);
+            assert_eq!(
+                s.alg.rtsp_destination,
+                dataplane::alg_glue::RtspDestinationPolicy::Strip
+            );
         }
         let p = write(&dir, "[alg]\nmax_expectations_per_worker = 10\n");
         let e = reload(&p, &mut cfg, &inboxes).unwrap_err();

@@ -39,6 +39,8 @@ pub struct WorkerSnapshot {
     pub alg_sessions: u32,
     /// The H.323 ones among `alg_sessions`.
     pub alg_h323_sessions: u32,
+    /// Of those, RTSP control sessions.
+    pub alg_rtsp_sessions: u32,
     /// `[tcp, udp, icmp]` × `[bindings, sessions]`.
     pub by_proto: [[u32; 2]; 3],
     /// Share of loop time spent on iterations that had frames, over the last interval.
@@ -142,6 +144,7 @@ impl WorkerEnd {
                 sessions: w.sessions(),
                 alg_sessions: w.alg_sessions(),
                 alg_h323_sessions: w.alg_h323_sessions(),
+                alg_rtsp_sessions: w.alg_rtsp_sessions(),
                 by_proto: nat.counts_by_protocol(),
                 busy_ratio: ratio(busy, total),
                 events_lost: w.events_lost(),

@@ -20,3 +20,4 @@ pub use config::{
     L4Proto, LimitsConfig, LoggingConfig, NatConfig, OutsideConfig, PoolConfig, PoolEntry,
     PoolMode, PortTimeout, SteeringMode, TimeoutsConfig,
 };
+pub use config::{RtspAlgConfig, RtspDestination};

@@ -11,7 +11,8 @@ use control::config::{
     LimitsConfig, NatConfig, OutsideConfig, PoolMode, PortTimeout, SteeringMode, TimeoutsConfig,
 };
 use control::{
-    AlgSectionConfig, AlgSwitch, Config, ConfigError, H323Switch, Ipv4Prefix, PoolConfig, PoolEntry,
+    AlgSectionConfig, AlgSwitch, Config, ConfigError, H323Switch, Ipv4Prefix, PoolConfig,
+    PoolEntry, RtspAlgConfig, RtspDestination,
 };
 use proptest::prelude::*;
 
@@ -136,6 +137,11 @@ fn full_example_parses_to_expected_struct() {
                 enabled: false,
                 ports: vec![1720],
                 ras_ports: vec![1719],
+            },
+            rtsp: RtspAlgConfig {
+                enabled: false,
+                ports: vec![554],
+                destination: RtspDestination::Refuse,
             },
             max_expectations_per_worker: 4096,
             max_sessions_per_worker: 4096,
@@ -507,7 +513,40 @@ const BAD: &[Case] = &[
     (&[Set("alg", "expectation_timeout_secs", "0")], Some("alg.expectation_timeout_secs"), "0"),
     (&[Set("alg", "max_expectations_per_worker", "0")], Some("alg.max_expectations_per_worker"), "0"),
     (&[Set("alg.ftp", "enable", "true")], Some("alg.ftp.enable"), r#"unknown key "enable""#),
+    (&[Set("alg.rtsp", "ports", "[]")], Some("alg.rtsp.ports"), "alg.rtsp.ports: between 1 and 16 ports (got 0)"),
+    (&[Set("alg.rtsp", "ports", "[554, 0]")], Some("alg.rtsp.ports"), "port 0 is not a server port"),
+    (&[Set("alg.rtsp", "ports", "[554, 8554, 554]")], Some("alg.rtsp.ports"), "port 554 is listed twice"),
+    (&[Set("alg.rtsp", "ports", "[554, 21]")], Some("alg.rtsp.ports"), "alg.rtsp.ports: port 21 is also in alg.ftp.ports (one ALG per TCP port)"),
+    (&[Set("alg.rtsp", "destination", r#""drop""#)], Some("alg.rtsp.destination"), "unknown variant `drop`, expected `refuse` or `strip`"),
+    (&[Set("alg.rtsp", "server_port", "true")], Some("alg.rtsp.server_port"), r#"unknown key "server_port" in [alg.rtsp]"#),
 ];
+
+#[test]
+fn alg_rtsp_defaults_off_and_parses() {
+    let c = Config::from_toml_str(&build(&[])).unwrap();
+    assert_eq!(
+        c.alg.rtsp,
+        RtspAlgConfig {
+            enabled: false,
+            ports: vec![554],
+            destination: RtspDestination::Refuse,
+        }
+    );
+    let c = Config::from_toml_str(&build(&[
+        Set("alg.rtsp", "enabled", "true"),
+        Set("alg.rtsp", "ports", "[554, 8554]"),
+        Set("alg.rtsp", "destination", r#""strip""#),
+    ]))
+    .unwrap();
+    assert_eq!(
+        c.alg.rtsp,
+        RtspAlgConfig {
+            enabled: true,
+            ports: vec![554, 8554],
+            destination: RtspDestination::Strip,
+        }
+    );
+}
 
 const DET: &str = r#""deterministic""#;
 const SUB16: &str = r#"["100.64.0.0/16"]"#;

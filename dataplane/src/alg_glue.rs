@@ -25,6 +25,10 @@
 //!   subscriber's own blocks, so the data connection is steered to this worker; the binding
 //!   is created only when the expected host connects (no pinhole for anyone else).
 //!
+//! RTSP (TCP, `[alg.rtsp]`) uses the same framework from its own file, `alg_rtsp.rs` (a child
+//! module: its per-connection state, the even/odd public port pair, session-tagged
+//! expectations).
+//!
 //! Not inspected: hairpinned packets and fragments (the payload is incomplete), TCP segments
 //! of sessions picked up mid-stream.
 
@@ -47,6 +51,11 @@ use alg::{SeqHistory, Side as AlgSide};
 use core::net::{Ipv4Addr, SocketAddrV4};
 
 mod h323;
+pub use alg::rtsp::DestinationPolicy as RtspDestinationPolicy;
+
+#[path = "alg_rtsp.rs"]
+mod alg_rtsp;
+use alg_rtsp::RtspSessions;
 
 /// Most server ports one ALG may be selected by.
 pub const MAX_ALG_PORTS: usize = 16;
@@ -110,6 +119,10 @@ pub struct AlgConfig {
     pub h323: AlgPorts,
     /// H.323 RAS (UDP). Live; normally switched with [`AlgConfig::h323`].
     pub h323_ras: AlgPorts,
+    /// RTSP (TCP). Live.
+    pub rtsp: AlgPorts,
+    /// RTSP: what to do with a `destination=` naming a third host. Live.
+    pub rtsp_destination: alg::rtsp::DestinationPolicy,
     /// Expectations a worker holds at once (table size; restart).
     pub max_expectations: u32,
     /// ALG control sessions (FTP) a worker tracks at once (table size; restart).
@@ -130,6 +143,9 @@ impl Default for AlgConfig {
             // (RTP/RTCP, RAS), RFC 4787 REQ-10.
             h323: AlgPorts::new(false, &[alg::h323::Q931_PORT]),
             h323_ras: AlgPorts::new(false, &[alg::h323::RAS_PORT]),
+            // RFC 4787 REQ-10 too: RTSP's pinholes (RTP, RTCP) are UDP.
+            rtsp: AlgPorts::new(false, &[alg::rtsp::RTSP_PORT]),
+            rtsp_destination: alg::rtsp::DestinationPolicy::Refuse,
             max_expectations: 4096,
             max_sessions: 4096,
             max_expectations_per_session: 1,
@@ -146,9 +162,11 @@ pub(crate) enum SessionKind {
     /// H.323 call signalling or H.245; `child`: admitted by an expectation (not selected by
     /// a server port, so found only by the session lookup).
     H323 { channel: H323Channel, child: bool },
+    /// RTSP control (its parser state lives in `alg_rtsp`'s slot table, same index).
+    Rtsp,
 }
 
-/// ALG state of one FTP control or H.323 TCP session.
+/// ALG state of one FTP control, RTSP control or H.323 TCP session.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AlgSession {
     binding: u32,
@@ -292,6 +310,7 @@ pub(crate) struct AlgState {
     sessions: AlgSessions,
     expect: ExpectTable,
     scratch: Vec<u8>,
+    rtsp: RtspSessions,
 }
 
 impl AlgState {
@@ -300,6 +319,7 @@ impl AlgState {
             sessions: AlgSessions::with_capacity(c.max_sessions),
             expect: ExpectTable::with_capacity(c.max_expectations),
             scratch: vec![0; usize::from(u16::MAX)],
+            rtsp: RtspSessions::with_capacity(c.max_sessions),
         }
     }
 }
@@ -310,6 +330,15 @@ enum Gone {
     Used,
     Expired,
     Evicted,
+}
+
+fn refused_event(alg: AlgKind) -> Event {
+    match alg {
+        AlgKind::Ftp => Event::AlgFtpExpectationRefused,
+        AlgKind::Tftp => Event::AlgTftpExpectationRefused,
+        AlgKind::Rtsp => Event::AlgRtspExpectationRefused,
+        AlgKind::H323(_) => Event::AlgH323ExpectationRefused,
+    }
 }
 
 fn gone_event(alg: AlgKind, why: Gone) -> Event {
@@ -323,14 +352,9 @@ fn gone_event(alg: AlgKind, why: Gone) -> Event {
         (AlgKind::H323(_), Gone::Used) => Event::AlgH323ExpectationUsed,
         (AlgKind::H323(_), Gone::Expired) => Event::AlgH323ExpectationExpired,
         (AlgKind::H323(_), Gone::Evicted) => Event::AlgH323ExpectationEvicted,
-    }
-}
-
-fn refused_event(alg: AlgKind) -> Event {
-    match alg {
-        AlgKind::Ftp => Event::AlgFtpExpectationRefused,
-        AlgKind::Tftp => Event::AlgTftpExpectationRefused,
-        AlgKind::H323(_) => Event::AlgH323ExpectationRefused,
+        (AlgKind::Rtsp, Gone::Used) => Event::AlgRtspExpectationUsed,
+        (AlgKind::Rtsp, Gone::Expired) => Event::AlgRtspExpectationExpired,
+        (AlgKind::Rtsp, Gone::Evicted) => Event::AlgRtspExpectationEvicted,
     }
 }
 
@@ -431,7 +455,10 @@ impl<B: PacketBuf> Worker<B> {
 
     /// Bytes of preallocated ALG state.
     pub fn alg_memory(&self) -> usize {
-        self.alg.sessions.memory() + self.alg.expect.memory() + self.alg.scratch.capacity()
+        self.alg.sessions.memory()
+            + self.alg.expect.memory()
+            + self.alg.scratch.capacity()
+            + self.alg.rtsp.memory()
     }
 
     /// Hook for a translated outbound (inside → outside) packet that is not hairpinned and
@@ -462,6 +489,9 @@ impl<B: PacketBuf> Worker<B> {
                 }
                 if self.cfg.alg.ftp.has(f.dport) {
                     return self.ftp_segment(buf, f, bidx, true, now);
+                }
+                if self.cfg.alg.rtsp.has(f.dport) {
+                    return self.rtsp_segment(buf, f, bidx, true, now);
                 }
                 if self.cfg.alg.h323.has(f.dport) || self.alg.sessions.h323_children > 0 {
                     self.h323_segment(buf, f, bidx, true, now);
@@ -502,6 +532,9 @@ impl<B: PacketBuf> Worker<B> {
         if f.proto == PROTO_TCP && self.alg.sessions.len() > 0 {
             if self.cfg.alg.ftp.has(f.sport) {
                 return self.ftp_segment(buf, f, bidx, false, now);
+            }
+            if self.cfg.alg.rtsp.has(f.sport) {
+                return self.rtsp_segment(buf, f, bidx, false, now);
             }
             if self.cfg.alg.h323.has(f.sport) || self.alg.sessions.h323_children > 0 {
                 self.h323_segment(buf, f, bidx, false, now);
@@ -570,7 +603,7 @@ impl<B: PacketBuf> Worker<B> {
                     if x.proto == PROTO_TCP {
                         timeouts::TCP_TRANSITORY
                     } else {
-                        timeouts::UDP
+                        self.cfg.timeouts.class_for(x.proto, f.sport, true)
                     },
                     now_s,
                 )?;
@@ -654,6 +687,8 @@ impl<B: PacketBuf> Worker<B> {
             (AlgKind::Tftp, false) => E::TftpUsed,
             (AlgKind::H323(_), true) => E::H323Created,
             (AlgKind::H323(_), false) => E::H323Used,
+            (AlgKind::Rtsp, true) => E::RtspCreated,
+            (AlgKind::Rtsp, false) => E::RtspUsed,
         };
         self.nat.events.push(WorkerEvent::Expectation {
             kind,
@@ -689,6 +724,11 @@ impl<B: PacketBuf> Worker<B> {
             _ => self.cfg.alg.max_expectations_per_session,
         }
         .clamp(1, MAX_EXPECTATIONS_PER_SESSION);
+        let limit = if x.alg == AlgKind::Rtsp {
+            alg_rtsp::expectation_limit(limit)
+        } else {
+            limit
+        };
         if x.master != NONE {
             let oldest = self
                 .alg
@@ -1079,6 +1119,7 @@ impl<B: PacketBuf> Worker<B> {
     /// Frees an ALG session slot; its expectations stay (they carry all they need) but lose
     /// their master.
     fn drop_alg_session(&mut self, slot: u32) {
+        self.rtsp_session_gone(slot);
         if let Some(s) = self.alg.sessions.remove(slot) {
             for &x in &s.expects[..usize::from(s.n_expects)] {
                 if let Some(e) = self.alg.expect.get_mut(x) {
@@ -1094,6 +1135,7 @@ impl<B: PacketBuf> Worker<B> {
     /// are gone (a bounded number of slots checked per call).
     pub(crate) fn alg_poll(&mut self, now: u64, budget: u32) {
         let now_s = secs(now);
+        self.alg.rtsp.tick(now_s);
         for _ in 0..budget {
             let Some(o) = self.alg.expect.oldest() else {
                 break;

@@ -8,6 +8,7 @@
 
 use alg::ftp::FtpError;
 use alg::h323::H323Error;
+use alg::rtsp::RtspError;
 use alg::tftp::TftpError;
 use alg::AlgCounters;
 
@@ -167,6 +168,21 @@ enum_with_names! {
         /// First packets to an H.323-expected public endpoint from a host other than the
         /// expected one (not admitted), or expectations that could no longer be honoured.
         AlgH323ExpectationRefused => "alg_h323_expectation_refused",
+        /// RTSP control sessions given the RTSP ALG (subscriber's SYN to an RTSP server port).
+        AlgRtspSession => "alg_rtsp_sessions",
+        /// RTSP segments whose rewrite did not fit the buffer's tailroom or the next link's
+        /// MTU: passed unmodified, nothing of the rewrite kept.
+        AlgRtspNoRoom => "alg_rtsp_no_room",
+        /// RTSP expectations (RTP or RTCP) used: the server's first media datagram arrived.
+        AlgRtspExpectationUsed => "alg_rtsp_expectation_used",
+        /// RTSP expectations that timed out unused.
+        AlgRtspExpectationExpired => "alg_rtsp_expectation_expired",
+        /// RTSP expectations evicted (per-session or per-worker limit, or removed by the
+        /// client's TEARDOWN of their session).
+        AlgRtspExpectationEvicted => "alg_rtsp_expectation_evicted",
+        /// First packets to an RTSP-expected public endpoint from a host other than the
+        /// server (not admitted), or expectations that could no longer be honoured.
+        AlgRtspExpectationRefused => "alg_rtsp_expectation_refused",
     }
 }
 
@@ -275,8 +291,9 @@ enum_with_names! {
         HandoffHairpinFragment => "drop_handoff_hairpin_fragment",
         /// A frame from a handoff ring with an unknown tag (a bug; never expected).
         HandoffBadTag => "drop_handoff_bad_tag",
-        /// FTP control segment held by the ALG (a line to rewrite split across segments, or
-        /// too many unacknowledged sequence corrections): dropped so the sender retransmits.
+        /// FTP or RTSP control segment held by the ALG (a line or RTSP header block to rewrite
+        /// split across segments, data before it not seen, or too many unacknowledged sequence
+        /// corrections): dropped so the sender retransmits.
         AlgHold => "drop_alg_hold",
     }
 }
@@ -292,6 +309,8 @@ pub struct Counters {
     pub alg_tftp: AlgCounters<TftpError>,
     /// H.323 ALG: messages, rewrites, expectations created, failures by reason.
     pub alg_h323: AlgCounters<H323Error>,
+    /// RTSP ALG: messages, rewrites, expectations created, failures by reason.
+    pub alg_rtsp: AlgCounters<RtspError>,
 }
 
 const EVENT_COUNT: usize = Event::ALL.len();
@@ -305,6 +324,7 @@ impl Default for Counters {
             alg_ftp: AlgCounters::default(),
             alg_tftp: AlgCounters::default(),
             alg_h323: AlgCounters::default(),
+            alg_rtsp: AlgCounters::default(),
         }
     }
 }
@@ -362,6 +382,7 @@ impl Counters {
             .chain(self.alg_ftp.iter())
             .chain(self.alg_tftp.iter())
             .chain(self.alg_h323.iter())
+            .chain(self.alg_rtsp.iter())
     }
     /// Adds another worker's counters into this one.
     pub fn merge(&mut self, other: &Counters) {
@@ -374,5 +395,6 @@ impl Counters {
         self.alg_ftp.merge(&other.alg_ftp);
         self.alg_tftp.merge(&other.alg_tftp);
         self.alg_h323.merge(&other.alg_h323);
+        self.alg_rtsp.merge(&other.alg_rtsp);
     }
 }

@@ -123,6 +123,10 @@ pub enum ExpectationEvent {
     H323Created,
     /// The H.323 child (H.245 connection, RTP/RTCP, RAS) arrived.
     H323Used,
+    /// RTSP created one (RTP or RTCP of a SETUP the server accepted).
+    RtspCreated,
+    /// The RTSP server's first media datagram arrived.
+    RtspUsed,
 }
 
 impl ExpectationEvent {
@@ -135,6 +139,8 @@ impl ExpectationEvent {
             ExpectationEvent::TftpUsed => "tftp expectation used",
             ExpectationEvent::H323Created => "h323 expectation created",
             ExpectationEvent::H323Used => "h323 expectation used",
+            ExpectationEvent::RtspCreated => "rtsp expectation created",
+            ExpectationEvent::RtspUsed => "rtsp expectation used",
         }
     }
 }

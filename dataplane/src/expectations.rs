@@ -29,6 +29,8 @@ pub enum AlgKind {
     /// child TCP connection gets this ALG channel when it arrives (`None`: a UDP child, or
     /// no inspection).
     H323(Option<alg::h323::H323Channel>),
+    /// RTSP (`SETUP` and its 2xx reply: RTP and RTCP from the server).
+    Rtsp,
 }
 
 /// No master (TFTP: the master is the request's own binding) / no reservation.

@@ -443,6 +443,46 @@ impl PortBlocks {
         None
     }
 
+    /// Takes two free adjacent ports `p` (even) and `p + 1` for protocol index `proto` in block
+    /// `lb`, starting the search at offset `start % block_size` (RTP/RTCP pairs, RFC 3550 §11;
+    /// RFC 4787 REQ-4 parity). Pairs whose two ports straddle a 64-port bitmap word are not
+    /// considered (bounded, word-at-a-time search). Returns `p`.
+    pub fn alloc_port_pair(&mut self, lb: LocalBlock, proto: usize, start: u32) -> Option<u16> {
+        let st = self.state[lb as usize];
+        if st.subscriber == NONE {
+            return None;
+        }
+        let bs = u32::from(self.p.block_size);
+        // Offsets whose port is even.
+        let even_mask = if self.first_port(lb) & 1 == 0 {
+            0x5555_5555_5555_5555u64
+        } else {
+            0xaaaa_aaaa_aaaa_aaaa
+        };
+        let base = (st.slot as usize * PROTOCOLS + proto) * self.words_per_bitmap;
+        let first = (start % bs) / 64;
+        let words = u32::try_from(self.words_per_bitmap).unwrap_or(0);
+        for k in 0..words {
+            let w = (first + k) % words.max(1);
+            let valid = (bs - w * 64).min(64);
+            let mask = if valid == 64 {
+                u64::MAX
+            } else {
+                (1u64 << valid) - 1
+            };
+            let free = !self.bitmaps[base + w as usize] & mask;
+            // Bit b free and bit b + 1 free, b at an even port.
+            let pairs = free & (free >> 1) & even_mask & (u64::MAX >> 1);
+            if pairs != 0 {
+                let b = pairs.trailing_zeros();
+                self.bitmaps[base + w as usize] |= 3u64 << b;
+                self.state[lb as usize].used += 2;
+                return u16::try_from(u32::from(self.first_port(lb)) + w * 64 + b).ok();
+            }
+        }
+        None
+    }
+
     /// Releases a port taken by [`alloc_port`](Self::alloc_port). Returns the ports still in use
     /// in the block.
     pub fn free_port(&mut self, lb: LocalBlock, proto: usize, port: u16) -> u32 {
@@ -543,6 +583,47 @@ mod tests {
         );
         let p = pb.alloc_port_parity(lb, 1, 3, Some(true)).unwrap();
         assert_eq!(p % 2, 1);
+    }
+
+    #[test]
+    fn port_pairs_are_even_then_odd_and_both_taken() {
+        let mut pb = PortBlocks::new(params(1, 0));
+        let lb = pb.alloc_block(0, 1).unwrap();
+        let first = pb.first_port(lb);
+        assert_eq!(first % 2, 0);
+        // Take one odd port: its even partner can no longer start a pair.
+        let odd = pb.alloc_port_parity(lb, 1, 1, Some(true)).unwrap();
+        let mut seen = std::collections::BTreeSet::new();
+        while let Some(p) = pb.alloc_port_pair(lb, 1, 77) {
+            assert_eq!(p % 2, 0);
+            assert!(p >= first && p + 1 < first + 512);
+            assert!(p + 1 != odd && p != odd);
+            assert!(seen.insert(p) && seen.insert(p + 1), "never twice");
+        }
+        assert_eq!(
+            seen.len(),
+            510,
+            "every pair but the one broken by the odd port"
+        );
+        assert_eq!(pb.used(lb), 511);
+        // Both halves are freed separately.
+        let p = *seen.iter().next().unwrap();
+        pb.free_port(lb, 1, p);
+        assert_eq!(
+            pb.alloc_port_pair(lb, 1, 0),
+            None,
+            "its odd half still taken"
+        );
+        pb.free_port(lb, 1, p + 1);
+        assert_eq!(pb.alloc_port_pair(lb, 1, 0), Some(p));
+        // Block starting on an odd port: pairs still start on even ports.
+        let mut odd_start = params(1, 0);
+        odd_start.port_min = 1025;
+        let mut pb = PortBlocks::new(odd_start);
+        let lb = pb.alloc_block(0, 1).unwrap();
+        assert_eq!(pb.first_port(lb) % 2, 1);
+        let p = pb.alloc_port_pair(lb, 0, 0).unwrap();
+        assert_eq!((p % 2, p - pb.first_port(lb)), (0, 1));
     }
 
     #[test]

@@ -50,6 +50,7 @@ pub fn validate(
                 "ftp" => Some((&mut new.alg.ftp.enabled, &mut new.alg.ftp.ports)),
                 "tftp" => Some((&mut new.alg.tftp.enabled, &mut new.alg.tftp.ports)),
                 "h323" => Some((&mut new.alg.h323.enabled, &mut new.alg.h323.ports)),
+                "rtsp" => Some((&mut new.alg.rtsp.enabled, &mut new.alg.rtsp.ports)),
                 _ => None,
             };
             if let Some((switch_enabled, switch_ports)) = switch {
@@ -367,6 +368,30 @@ pool.prefixes = ["203.0.113.0/30"]
         assert_eq!(v.config.alg.ftp, cfg().alg.ftp);
         // The file's rules apply: not a port FTP already selects.
         let e = validate(&cfg(), &algs, &[], change(vec![21])).unwrap_err();
+        assert!(e.to_string().contains("alg.ftp.ports"), "{e}");
+    }
+
+    #[test]
+    fn rtsp_alg_changes_keep_its_destination_policy() {
+        let rtsp = vec![AlgStatus {
+            name: "rtsp".into(),
+            enabled: false,
+            ports: vec![554],
+            sessions: 0,
+            messages_rewritten: 0,
+            errors: 0,
+        }];
+        let change = |ports: Vec<u16>| ConfigChange::Alg {
+            name: "rtsp".into(),
+            enabled: Some(true),
+            ports: Some(ports),
+        };
+        let v = validate(&cfg(), &rtsp, &[], change(vec![554, 8554])).unwrap();
+        assert!(v.config.alg.rtsp.enabled);
+        assert_eq!(v.config.alg.rtsp.ports, vec![554, 8554]);
+        assert_eq!(v.config.alg.rtsp.destination, cfg().alg.rtsp.destination);
+        // One ALG per TCP port: the file's rule.
+        let e = validate(&cfg(), &rtsp, &[], change(vec![21])).unwrap_err();
         assert!(e.to_string().contains("alg.ftp.ports"), "{e}");
     }
 

@@ -794,6 +794,43 @@ impl Default for H323Switch {
     }
 }
 
+/// `[alg.rtsp]`: the RTSP ALG (`docs/alg.md`, "RTSP").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "a table")]
+pub struct RtspAlgConfig {
+    /// New sessions to these ports get the ALG; default `false` (RFC 4787 REQ-10: the
+    /// pinholes RTSP opens, RTP and RTCP, are UDP). Live.
+    pub enabled: bool,
+    /// RTSP server ports (TCP), 1 to [`AlgSectionConfig::MAX_PORTS`], no duplicates, none 0,
+    /// none shared with `alg.ftp.ports`; default `[554]`. Live.
+    pub ports: Vec<u16>,
+    /// A `destination=` in a SETUP naming a host other than the client: `"refuse"` (default:
+    /// the SETUP passes unmodified, no pinhole) or `"strip"` (the parameter is removed, the
+    /// server sends to the client). Naming the client itself is always removed. Live.
+    pub destination: RtspDestination,
+}
+
+impl Default for RtspAlgConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            ports: vec![554],
+            destination: RtspDestination::Refuse,
+        }
+    }
+}
+
+/// `alg.rtsp.destination`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RtspDestination {
+    /// `"refuse"`: pass the SETUP unmodified and open nothing.
+    #[default]
+    Refuse,
+    /// `"strip"`: remove the parameter.
+    Strip,
+}
+
 /// `[alg]`: the ALGs (`docs/alg.md`) and their expectations.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, expecting = "a table")]
@@ -804,6 +841,8 @@ pub struct AlgSectionConfig {
     pub tftp: AlgSwitch,
     /// H.323 (TCP call signalling and H.245, UDP RAS); default off, ports 1720 and 1719.
     pub h323: H323Switch,
+    /// RTSP (TCP); default off (RFC 4787 REQ-10: the pinholes it opens are UDP), port 554.
+    pub rtsp: RtspAlgConfig,
     /// Expectations each worker holds at once, `1..=1048576`; beyond, the oldest is evicted.
     /// Default 4096. Restart.
     pub max_expectations_per_worker: u32,
@@ -834,6 +873,7 @@ impl Default for AlgSectionConfig {
                 ports: vec![69],
             },
             h323: H323Switch::default(),
+            rtsp: RtspAlgConfig::default(),
             max_expectations_per_worker: 4096,
             max_sessions_per_worker: 4096,
             max_expectations_per_session: 1,

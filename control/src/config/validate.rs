@@ -924,6 +924,7 @@ fn validate_alg(a: &AlgSectionConfig) -> Result {
         ("alg.tftp.ports", &a.tftp.ports),
         ("alg.h323.ports", &a.h323.ports),
         ("alg.h323.ras_ports", &a.h323.ras_ports),
+        ("alg.rtsp.ports", &a.rtsp.ports),
     ] {
         if ports.is_empty() || ports.len() > AlgSectionConfig::MAX_PORTS {
             return Err(invalid(
@@ -948,6 +949,18 @@ fn validate_alg(a: &AlgSectionConfig) -> Result {
         return Err(invalid(
             "alg.h323.ports",
             format!("port {p} is also in alg.ftp.ports (one TCP port selects one ALG)"),
+        ));
+    }
+    if let Some(p) = a.rtsp.ports.iter().find(|p| a.h323.ports.contains(p)) {
+        return Err(invalid(
+            "alg.rtsp.ports",
+            format!("port {p} is also in alg.h323.ports (one ALG per TCP port)"),
+        ));
+    }
+    if let Some(p) = a.rtsp.ports.iter().find(|p| a.ftp.ports.contains(p)) {
+        return Err(invalid(
+            "alg.rtsp.ports",
+            format!("port {p} is also in alg.ftp.ports (one ALG per TCP port)"),
         ));
     }
     between(

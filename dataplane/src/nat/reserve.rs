@@ -47,6 +47,46 @@ impl NatState {
         Some((public, p, lb))
     }
 
+    /// As [`NatState::reserve_port`] for RTP/RTCP (RTSP): an even port, and with `pair` the
+    /// next (odd) port too, both from the same block (each given back separately with
+    /// [`NatState::release_reserved`]).
+    pub fn reserve_port_pair(
+        &mut self,
+        b: u32,
+        proto: u8,
+        pair: bool,
+        now_s: u32,
+    ) -> Option<(u32, u16, LocalBlock)> {
+        let si = self.bindings.get(b).subscriber;
+        let s = *self.subs.get(si as usize)?;
+        let pi = proto_index(proto);
+        let rnd = self.next_random();
+        let start = u32::try_from(rnd & 0xffff_ffff).unwrap_or(0);
+        let take = |blocks: &mut crate::port_block::PortBlocks, lb: LocalBlock| {
+            if pair {
+                blocks.alloc_port_pair(lb, pi, start)
+            } else {
+                blocks.alloc_port_parity(lb, pi, start, Some(false))
+            }
+        };
+        for &lb in &s.blocks[..usize::from(s.n_blocks)] {
+            if let Some(p) = take(&mut self.blocks, lb) {
+                return Some((self.blocks.address(self.blocks.block_addr_index(lb)), p, lb));
+            }
+        }
+        let lb = self.grow_subscriber(si).ok()?;
+        let (public, port_start, port_end) = self.block_span(lb);
+        self.events.push(WorkerEvent::BlockAllocated {
+            subscriber: s.ip,
+            public,
+            port_start,
+            port_end,
+            at_s: now_s,
+        });
+        let p = take(&mut self.blocks, lb)?;
+        Some((public, p, lb))
+    }
+
     /// Gives back a port taken by [`NatState::reserve_port`] that no binding took over.
     pub fn release_reserved(&mut self, lb: LocalBlock, proto: u8, port: u16, now_s: u32) {
         self.release_port(lb, proto, port, now_s);
