@@ -758,6 +758,7 @@ fn every_rpc_against_a_running_cgnatd() {
                 ("ftp", true, &[21u32][..]),
                 ("tftp", false, &[69u32][..]),
                 ("h323", false, &[1720u32][..]),
+                ("rtsp", false, &[554u32][..]),
             ],
             "the configured ALGs with their defaults"
         );
