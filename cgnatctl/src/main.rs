@@ -64,11 +64,11 @@ struct Cli {
     #[arg(long, global = true)]
     ca: Option<PathBuf>,
     /// PEM client certificate for mutual TLS (with `--key`; `api.tls_client_ca` on the server).
-    #[arg(long, global = true, requires = "key")]
-    cert: Option<PathBuf>,
+    #[arg(long = "cert", global = true, requires = "client_key")]
+    client_cert: Option<PathBuf>,
     /// PEM private key of `--cert`.
-    #[arg(long, global = true, requires = "cert")]
-    key: Option<PathBuf>,
+    #[arg(long = "key", global = true, requires = "client_cert")]
+    client_key: Option<PathBuf>,
     /// Name the server's certificate must carry (default: the host of `--server`).
     #[arg(long, global = true)]
     tls_name: Option<String>,
@@ -307,7 +307,7 @@ fn read_pem(what: &str, p: &std::path::Path) -> Result<Vec<u8>> {
 }
 
 async fn connect(cli: &Cli) -> Result<CgnatServiceClient<Channel>> {
-    let tls = cli.ca.is_some() || cli.cert.is_some();
+    let tls = cli.ca.is_some() || cli.client_cert.is_some();
     let server = if cli.server.contains("://") {
         cli.server.clone()
     } else if tls {
@@ -323,7 +323,7 @@ async fn connect(cli: &Cli) -> Result<CgnatServiceClient<Channel>> {
         if let Some(ca) = &cli.ca {
             c = c.ca_certificate(Certificate::from_pem(read_pem("--ca", ca)?));
         }
-        if let (Some(cert), Some(key)) = (&cli.cert, &cli.key) {
+        if let (Some(cert), Some(key)) = (&cli.client_cert, &cli.client_key) {
             c = c.identity(Identity::from_pem(
                 read_pem("--cert", cert)?,
                 read_pem("--key", key)?,
