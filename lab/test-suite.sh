@@ -8,7 +8,7 @@
 #   test     cargo test --workspace --release      (unit, scenario and DPDK tests)
 #   build    cargo build --release --workspace     (the cgnatd the lab runs)
 #   scripts  shellcheck + python3 -m py_compile on the lab / CI scripts, pktgen-profiles/check.sh
-#   fuzz     every target of fuzz/Cargo.toml for FUZZ_SMOKE_SECONDS (10) each, ASan build
+#   fuzz     every target of fuzz/Cargo.toml for FUZZ_SMOKE_SECONDS (5) each, ASan build
 #            in fuzz/target (reused by later runs and by `make fuzz`); fails on any crash
 #   asan     cargo test -p dpdk (dpdk-bindings) under AddressSanitizer against a real EAL
 #            (net_ring/net_null, --no-huge), build in target/asan
@@ -50,7 +50,7 @@ fuzz_targets() {
 # each for FUZZ_SMOKE_SECONDS on a scratch copy of its seed corpus, so nothing the fuzzer
 # finds is written into the repository; a crash leaves its input in fuzz/artifacts/<target>/.
 fuzz_smoke() {
-    local secs=${FUZZ_SMOKE_SECONDS:-10} rc=0 t scratch
+    local secs=${FUZZ_SMOKE_SECONDS:-5} rc=0 t scratch
     local -a dict
     if ! command -v cargo-fuzz >/dev/null; then
         echo "installing cargo-fuzz"
