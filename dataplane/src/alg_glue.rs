@@ -358,6 +358,19 @@ fn gone_event(alg: AlgKind, why: Gone) -> Event {
     }
 }
 
+/// The TCP header of a segment whose L4 bytes are `l4`: (header length, SEQ, ACK, flags), or
+/// `None` when the segment is shorter than its header says (not inspected).
+fn tcp_header(l4: &[u8]) -> Option<(usize, u32, u32, u8)> {
+    if l4.len() < 20 {
+        return None;
+    }
+    let hl = usize::from(l4[12] >> 4) * 4;
+    if hl < 20 || hl > l4.len() {
+        return None;
+    }
+    Some((hl, be32(l4, 4), be32(l4, 8), l4[13]))
+}
+
 #[inline]
 fn be16(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
@@ -817,18 +830,9 @@ impl<B: PacketBuf> Worker<B> {
         } else {
             (f.src, f.sport)
         };
-        let (hl, seq, ack, flags) = {
-            let Some(l4) = buf.data().get(f.l4_off..f.end) else {
-                return Ok(());
-            };
-            if l4.len() < 20 {
-                return Ok(());
-            }
-            let hl = usize::from(l4[12] >> 4) * 4;
-            if hl < 20 || hl > l4.len() {
-                return Ok(());
-            }
-            (hl, be32(l4, 4), be32(l4, 8), l4[13])
+        let Some((hl, seq, ack, flags)) = buf.data().get(f.l4_off..f.end).and_then(tcp_header)
+        else {
+            return Ok(());
         };
         let syn = flags & tcp_flags::SYN != 0;
         let bare_syn = syn && flags & tcp_flags::ACK == 0;

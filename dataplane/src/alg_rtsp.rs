@@ -138,18 +138,9 @@ impl<B: PacketBuf> Worker<B> {
         } else {
             (f.src, f.sport)
         };
-        let (hl, seq, ack, flags) = {
-            let Some(l4) = buf.data().get(f.l4_off..f.end) else {
-                return Ok(());
-            };
-            if l4.len() < 20 {
-                return Ok(());
-            }
-            let hl = usize::from(l4[12] >> 4) * 4;
-            if hl < 20 || hl > l4.len() {
-                return Ok(());
-            }
-            (hl, be32(l4, 4), be32(l4, 8), l4[13])
+        let Some((hl, seq, ack, flags)) = buf.data().get(f.l4_off..f.end).and_then(tcp_header)
+        else {
+            return Ok(());
         };
         let syn = flags & tcp_flags::SYN != 0;
         if outbound && syn && flags & tcp_flags::ACK == 0 {

@@ -26,7 +26,7 @@
 //!   that connection its ALG session. An H.323 master may hold up to
 //!   [`MAX_EXPECTATIONS_PER_SESSION`](super::MAX_EXPECTATIONS_PER_SESSION) expectations (a Setup with fastStart announces three).
 
-use super::{be16, put16, AlgState, Expect, SessionKind, Worker, NONE};
+use super::{be16, put16, tcp_header, AlgState, Expect, SessionKind, Worker, NONE};
 use crate::bindings::key;
 use crate::buf::PacketBuf;
 use crate::checksum;
@@ -168,18 +168,9 @@ impl<B: PacketBuf> Worker<B> {
         } else {
             (f.src, f.sport)
         };
-        let Some(l4) = buf.data().get(f.l4_off..f.end) else {
+        let Some((hl, seq, _, flags)) = buf.data().get(f.l4_off..f.end).and_then(tcp_header) else {
             return;
         };
-        if l4.len() < 20 {
-            return;
-        }
-        let hl = usize::from(l4[12] >> 4) * 4;
-        if hl < 20 || hl > l4.len() {
-            return;
-        }
-        let seq = u32::from_be_bytes([l4[4], l4[5], l4[6], l4[7]]);
-        let flags = l4[13];
         let syn = flags & tcp_flags::SYN != 0;
         let found = self.alg.sessions.find(bidx, remote_ip, remote_port);
         // A child admitted by an expectation keeps its channel even if the port it was
