@@ -669,6 +669,50 @@ impl<B: PacketBuf> Worker<B> {
         Ok(())
     }
 
+    /// Hook before the outbound mapping of `f`: when the subscriber sends first from an
+    /// endpoint an inbound expectation reserved a public port for (an RTSP client punching its
+    /// `client_port` before the server's media, a phone sending RTP before the far end), the
+    /// binding is made on that reserved port, so the public endpoint the ALG announced is the
+    /// one the subscriber's packets leave from and the expected inbound media reaches. The
+    /// expectation stays (it still admits only the master's remote host). An existing binding
+    /// of that endpoint wins (endpoint-independent mapping); the reserved port then waits for
+    /// its expectation to end.
+    pub(crate) fn alg_claim_reserved(&mut self, f: &Flow, class: u8, now: u64) {
+        if self.alg.expect.inbound_len() == 0 || (f.proto != PROTO_UDP && f.proto != PROTO_TCP) {
+            return;
+        }
+        let Some(xi) = self.alg.expect.find_reserved(f.proto, f.src, f.sport) else {
+            return;
+        };
+        let Some(x) = self.alg.expect.get(xi).copied() else {
+            return;
+        };
+        let now_s = secs(now);
+        if now_s > x.expires_s {
+            self.expectation_gone(xi, Gone::Expired, now_s);
+            return;
+        }
+        if self
+            .nat
+            .bindings
+            .find_inside(key(f.proto, f.src, f.sport))
+            .is_some()
+        {
+            return;
+        }
+        let Ok(i) = self.nat.bind_reserved(
+            x.reserved, x.proto, x.sub_ip, x.in_port, x.pub_ip, x.pub_port, class, now_s,
+        ) else {
+            return; // the normal mapping path decides (and counts) what happens
+        };
+        if let Some(e) = self.alg.expect.get_mut(xi) {
+            e.reserved = NONE; // the binding owns the port now
+        }
+        self.counters.inc(Event::BindingCreated);
+        self.counters.inc(Event::AlgReservedClaimed);
+        self.nat.log_binding_created(i, (f.dst, f.dport), now_s);
+    }
+
     /// Removes expectation `xi`, giving back its reserved port and unlinking it from its
     /// master; counted by `why`.
     fn expectation_gone(&mut self, xi: u32, why: Gone, now_s: u32) {

@@ -183,6 +183,9 @@ enum_with_names! {
         /// First packets to an RTSP-expected public endpoint from a host other than the
         /// server (not admitted), or expectations that could no longer be honoured.
         AlgRtspExpectationRefused => "alg_rtsp_expectation_refused",
+        /// Subscriber packets sent first from an endpoint an ALG had announced (RTSP
+        /// `client_port`, media ports): the binding was made on the reserved public port.
+        AlgReservedClaimed => "alg_reserved_port_claimed",
     }
 }
 

@@ -93,12 +93,21 @@ fn okey(proto: u8, remote_ip: u32, remote_port: u16) -> u64 {
     )
 }
 
+/// Key of an inbound expectation by the subscriber's endpoint it admits to.
+#[inline]
+fn xkey(proto: u8, sub_ip: u32, in_port: u16) -> u64 {
+    hash64((3 << 56) | (u64::from(proto) << 48) | (u64::from(sub_ip) << 16) | u64::from(in_port))
+}
+
 /// The table of one worker.
 #[derive(Debug)]
 pub struct ExpectTable {
     slots: Vec<Option<Expect>>,
     free: Vec<u32>,
     index: Index,
+    /// Inbound expectations by the subscriber's endpoint (`xkey`): the subscriber's own first
+    /// packet from that endpoint takes the reserved public port (see [`ExpectTable::find_reserved`]).
+    by_inside: Index,
     lru: Lru,
     inbound: u32,
     outbound: u32,
@@ -111,6 +120,7 @@ impl ExpectTable {
             slots: vec![None; cap as usize],
             free: (0..cap).rev().collect(),
             index: Index::with_capacity(cap),
+            by_inside: Index::with_capacity(cap),
             lru: Lru::new(cap),
             inbound: 0,
             outbound: 0,
@@ -165,6 +175,7 @@ impl ExpectTable {
         self.index.insert(x.hash(), i);
         self.lru.push(i, 0);
         if x.inbound {
+            self.by_inside.insert(xkey(x.proto, x.sub_ip, x.in_port), i);
             self.inbound += 1;
         } else {
             self.outbound += 1;
@@ -187,6 +198,7 @@ impl ExpectTable {
         self.index.remove(x.hash(), i);
         self.lru.unlink(i, 0);
         if x.inbound {
+            self.by_inside.remove(xkey(x.proto, x.sub_ip, x.in_port), i);
             self.inbound -= 1;
         } else {
             self.outbound -= 1;
@@ -239,6 +251,22 @@ impl ExpectTable {
         )
     }
 
+    /// The inbound expectation still holding a reserved public port for the subscriber
+    /// endpoint `sub_ip:in_port`: when the subscriber sends from that endpoint first (an RTSP
+    /// client punching its RTP port, a SIP phone sending RTP before the far end), its binding
+    /// is made on that port, so the public endpoint the ALG announced is the one it uses.
+    pub fn find_reserved(&self, proto: u8, sub_ip: u32, in_port: u16) -> Option<u32> {
+        self.by_inside.find(xkey(proto, sub_ip, in_port), |i| {
+            self.get(i).is_some_and(|y| {
+                y.inbound
+                    && y.proto == proto
+                    && y.sub_ip == sub_ip
+                    && y.in_port == in_port
+                    && y.reserved != NONE
+            })
+        })
+    }
+
     /// The outbound expectation a new connection from subscriber `src` to `dst:dport` matches.
     pub fn find_outbound(&self, proto: u8, dst: u32, dport: u16, src: u32) -> Option<u32> {
         self.index.find(okey(proto, dst, dport), |i| {
@@ -257,6 +285,7 @@ impl ExpectTable {
         self.slots.capacity() * std::mem::size_of::<Option<Expect>>()
             + self.free.capacity() * 4
             + self.index.memory()
+            + self.by_inside.memory()
             + self.lru.memory()
     }
 }

@@ -309,6 +309,7 @@ impl<B: PacketBuf> Worker<B> {
     ) -> Result<(), DropReason> {
         let now_s = secs(now);
         let class = self.binding_class(&f, f.dport);
+        self.alg_claim_reserved(&f, class, now);
         let m = match self.nat.map_outbound(f.proto, f.src, f.sport, now_s, class) {
             Ok(m) => m,
             Err(r) => {

@@ -661,3 +661,44 @@ fn rtsp_counters_are_part_of_the_worker_counters_and_merge() {
     }
     assert_eq!(c.h.w.alg_rtsp_sessions(), 1);
 }
+
+/// ffmpeg's RTSP client sends a "punch" datagram from its RTP and RTCP ports to the server's
+/// ports right after the SETUP reply, before `PLAY`: those bindings must take the public
+/// ports the SETUP announced, or the server's media goes to ports nobody holds.
+#[test]
+fn the_clients_own_first_datagrams_take_the_announced_public_ports() {
+    let mut c = Rtsp::open(lab());
+    let p = c.setup_and_accept();
+    assert_eq!(c.h.w.alg_expectations(), 2);
+    let punch = b"\x80\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00";
+    for (inside, public, server) in [(5000, p, 6970), (5001, p + 1, 6971)] {
+        let out =
+            c.h.send(
+                Side::Inside,
+                &udp(SUB_MAC, IN_MAC, SUB1, inside, SERVER, server, 64, punch),
+            )
+            .only_outside();
+        assert_eq!(
+            out,
+            udp(OUT_MAC, NH_MAC, c.pub_ip, public, SERVER, server, 63, punch),
+            "inside port {inside} leaves from the announced public port {public}"
+        );
+    }
+    assert_eq!(c.ev(Event::AlgReservedClaimed), 2);
+    // The server's media reaches the client's ports (from here on the bindings' own
+    // filtering applies, as for any binding the subscriber opened).
+    let inside = c.media(SERVER, 6970, p, RTP).only_inside();
+    assert_eq!(
+        inside,
+        udp(IN_MAC, SUB_MAC, SERVER, 6970, SUB1, 5000, 63, RTP)
+    );
+    let inside = c.media(SERVER, 6971, p + 1, RTP).only_inside();
+    assert_eq!(
+        inside,
+        udp(IN_MAC, SUB_MAC, SERVER, 6971, SUB1, 5001, 63, RTP)
+    );
+    assert_eq!(c.ev(Event::AlgRtspExpectationUsed), 2);
+    assert_eq!(c.h.w.alg_expectations(), 0);
+    // Exactly two bindings for the media ports, one for the control connection.
+    assert_eq!(c.ev(Event::BindingCreated), 3);
+}
