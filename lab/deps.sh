@@ -17,6 +17,8 @@ PKGS=(
     python3 python3-venv curl iputils-ping procps psmisc
     shellcheck ca-certificates lua5.3 python3-scapy
     vsftpd tftpd-hpa tftp-hpa
+    ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+    sip-tester
 )
 
 log() { printf 'deps: %s\n' "$*" >&2; }
