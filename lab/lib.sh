@@ -203,7 +203,8 @@ wait_for() {
 # file_has_word FILE WORD -- case-insensitive whole-word match
 file_has_word() { [[ -f "$1" ]] && grep -qiw -- "$2" "$1"; }
 
-# tcpdump_start NETNS IFACE PCAP ERRFILE [FILTER...] -- starts a capture and waits until
+# tcpdump_start NETNS IFACE PCAP ERRFILE [FILTER...] -- starts a capture (snap length
+# TCPDUMP_SNAPLEN, default 256 bytes) and waits until
 # tcpdump reports that it is listening. Sets BG_LAST_PID. Fails after 10 s.
 # --immediate-mode: without it libpcap's TPACKET_V3 ring hands packets over in blocks
 # (up to ~1 s late) and a SIGTERM loses whatever is still in the ring. -Z root: write
@@ -213,7 +214,7 @@ tcpdump_start() {
     shift 4
     : >"$err"
     bg_start /dev/null "$err" ip netns exec "$ns" timeout 900 \
-        tcpdump -Z root -i "$ifc" -n -U --immediate-mode -s 256 -w "$pcap" "$@"
+        tcpdump -Z root -i "$ifc" -n -U --immediate-mode -s "${TCPDUMP_SNAPLEN:-256}" -w "$pcap" "$@"
     wait_for 10 grep -qs 'listening on' "$err"
 }
 
