@@ -1048,6 +1048,26 @@ fn every_rpc_against_a_running_cgnatd() {
             .unwrap()
             .unwrap();
         assert_eq!(ev.detail, "timeouts.icmp = 90");
+
+        // ---- SIGTERM: a watcher sees the daemon go to draining before the API stops --------
+        let mut health_events = c
+            .watch_events(pb::WatchEventsRequest {
+                kinds: vec![pb::EventKind::HealthChanged as i32],
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        run("kill", &["-TERM", &d.child.id().to_string()]);
+        let ev = tokio::time::timeout(Duration::from_secs(10), health_events.next())
+            .await
+            .expect("a health event before the API stops")
+            .expect("the stream still open")
+            .unwrap();
+        assert_eq!(ev.kind, pb::EventKind::HealthChanged as i32);
+        assert_eq!(
+            ev.detail, "draining",
+            "NOT_SERVING on the gRPC health service"
+        );
     });
     drop(rt);
     d.stop();
