@@ -28,6 +28,9 @@
 //! RTSP (TCP, `[alg.rtsp]`) uses the same framework from its own file, `alg_rtsp.rs` (a child
 //! module: its per-connection state, the even/odd public port pair, session-tagged
 //! expectations).
+//! PPTP (TCP control, `[alg.pptp]`) does too, from `alg_glue/pptp.rs`: the public Call ID
+//! reserved like a port, and the GRE v1 packets of its calls translated by Call ID
+//! (`alg_glue/gre.rs`, called from the worker for IP protocol 47).
 //!
 //! Not inspected: hairpinned packets and fragments (the payload is incomplete), TCP segments
 //! of sessions picked up mid-stream.
