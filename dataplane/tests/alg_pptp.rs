@@ -597,3 +597,43 @@ fn alg_off_by_default_drops_gre_and_is_switched_on_live() {
     assert!(h.send(Side::Outside, &gre_in(0x0001)).is_empty());
     assert_eq!(h.drops(DropReason::GrePptpOff), 3);
 }
+
+/// With one 8-port block per subscriber there are exactly 8 public Call IDs: any leak shows.
+#[test]
+fn public_call_ids_are_given_back() {
+    let mut cfg = lab(true);
+    cfg.block_size = 8;
+    cfg.max_blocks_per_subscriber = 1;
+    let mut h = Harness::new(cfg);
+    h.resolve_neighbors();
+    let mut a = Ctl::open(&mut h, SUB1, 40000);
+    for i in 0..20u16 {
+        let p = a.call(&mut h, 0x0100 + i, 0x5000 + i);
+        assert!((1024..1032).contains(&p), "{p}");
+        gre_both_ways(&mut h, SUB1, 0x0100 + i, p, 0x5000 + i);
+        let cc = msg(CCRQ, &[(12, 0x0100 + i)]);
+        assert_eq!(
+            tcp_payload(&a.pns(&mut h, &cc).only_outside()),
+            with_field(&cc, 12, p)
+        );
+        let cdn = msg(CDN, &[(12, 0x5000 + i)]);
+        a.pac(&mut h, &cdn).only_inside();
+    }
+    // All 8 at once (MAX_CALLS), all different.
+    let mut seen = std::collections::BTreeSet::new();
+    for i in 0..8u16 {
+        assert!(seen.insert(a.call(&mut h, 0x0200 + i, 0x6000 + i)));
+    }
+    // A new SYN on the 4-tuple ends them all; a new connection gets all 8 again.
+    let syn = seg(
+        SUB_MAC, IN_MAC, SUB1, 40000, SERVER, PPTP, 64, 5, None, true, b"",
+    );
+    h.send(Side::Inside, &syn).only_outside();
+    assert_eq!(h.w.alg_pptp_calls(), 0);
+    let mut b = Ctl::open(&mut h, SUB1, 40001);
+    for i in 0..8u16 {
+        b.call(&mut h, 0x0300 + i, 0x7000 + i);
+    }
+    assert_eq!(h.w.alg_pptp_calls(), 8);
+    assert_eq!(h.w.counters().alg_pptp.failed(PptpError::NoPublicCallId), 0);
+}
