@@ -637,3 +637,127 @@ fn public_call_ids_are_given_back() {
     assert_eq!(h.w.alg_pptp_calls(), 8);
     assert_eq!(h.w.counters().alg_pptp.failed(PptpError::NoPublicCallId), 0);
 }
+
+mod model {
+    //! Random interleavings of calls, clears, disconnects and GRE on two control connections
+    //! (two subscribers behind one public address) against a model of the live calls: every
+    //! GRE packet is translated exactly as the model says, or dropped when it names no call.
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Call(usize),
+        Clear(usize, usize),
+        Disconnect(usize, usize),
+        GreIn(usize),
+        GreOut(usize, usize),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            3 => (0..2usize).prop_map(Op::Call),
+            1 => (0..2usize, 0..8usize).prop_map(|(c, k)| Op::Clear(c, k)),
+            1 => (0..2usize, 0..8usize).prop_map(|(c, k)| Op::Disconnect(c, k)),
+            3 => (0..64usize).prop_map(Op::GreIn),
+            2 => (0..2usize, 0..16usize).prop_map(|(c, k)| Op::GreOut(c, k)),
+        ]
+    }
+
+    /// A live call: (inside, public, pac).
+    type Call = (u16, u16, u16);
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn gre_follows_the_calls(ops in proptest::collection::vec(op(), 1..40)) {
+            let mut h = harness(true);
+            let subs = [SUB1, SUB2];
+            let mut ctl = [Ctl::open(&mut h, SUB1, 40000), Ctl::open(&mut h, SUB2, 40000)];
+            let mut live: [Vec<Call>; 2] = [vec![], vec![]];
+            let mut clearing: [Vec<Call>; 2] = [vec![], vec![]];
+            let mut publics: Vec<u16> = vec![];
+            let mut pacs: [Vec<u16>; 2] = [vec![], vec![]];
+            let mut next = 1u16;
+            let mut dropped = 0;
+            for o in ops {
+                match o {
+                    Op::Call(c) => {
+                        if live[c].len() >= MAX_CALLS_PER_CONN {
+                            continue;
+                        }
+                        // The same inside Call ID on both connections: the worst case.
+                        let (inside, pac) = (next, 0x4000 + next);
+                        next += 1;
+                        // A new call may take the slot of a cleared one.
+                        if live[c].len() + clearing[c].len() >= MAX_CALLS_PER_CONN {
+                            clearing[c].remove(0);
+                        }
+                        let p = ctl[c].call(&mut h, inside, pac);
+                        prop_assert!(live.iter().flatten().all(|l| l.1 != p), "public {p} reused");
+                        live[c].push((inside, p, pac));
+                        publics.push(p);
+                        pacs[c].push(pac);
+                    }
+                    Op::Clear(c, k) => {
+                        if live[c].is_empty() {
+                            continue;
+                        }
+                        let call = live[c].remove(k % live[c].len());
+                        let cc = msg(CCRQ, &[(12, call.0)]);
+                        let sent = tcp_payload(&ctl[c].pns(&mut h, &cc).only_outside());
+                        prop_assert_eq!(sent, with_field(&cc, 12, call.1));
+                        clearing[c].push(call);
+                    }
+                    Op::Disconnect(c, k) => {
+                        let all: Vec<Call> = live[c].iter().chain(&clearing[c]).copied().collect();
+                        if all.is_empty() {
+                            continue;
+                        }
+                        let call = all[k % all.len()];
+                        live[c].retain(|l| *l != call);
+                        clearing[c].retain(|l| *l != call);
+                        let cdn = msg(CDN, &[(12, call.2)]);
+                        ctl[c].pac(&mut h, &cdn).only_inside();
+                    }
+                    Op::GreIn(k) => {
+                        if publics.is_empty() {
+                            continue;
+                        }
+                        let p = publics[k % publics.len()];
+                        let out = h.send(Side::Outside, &gre_in(p));
+                        let owner = (0..2).find_map(|c| {
+                            live[c].iter().find(|l| l.1 == p).map(|l| (c, l.0))
+                        });
+                        match owner {
+                            Some((c, inside)) => {
+                                prop_assert_eq!(out.only_inside(), gre_in_want(subs[c], inside));
+                            }
+                            None => {
+                                prop_assert!(out.is_empty());
+                                dropped += 1;
+                            }
+                        }
+                    }
+                    Op::GreOut(c, k) => {
+                        if pacs[c].is_empty() {
+                            continue;
+                        }
+                        let pac = pacs[c][k % pacs[c].len()];
+                        let out = h.send(Side::Inside, &gre_out(subs[c], pac));
+                        if live[c].iter().any(|l| l.2 == pac) {
+                            prop_assert_eq!(out.only_outside(), gre_out_want(pac));
+                        } else {
+                            prop_assert!(out.is_empty());
+                            dropped += 1;
+                        }
+                    }
+                }
+            }
+            prop_assert_eq!(h.drops(DropReason::GreNoCall), dropped);
+            prop_assert_eq!(usize::try_from(h.w.alg_pptp_calls()).unwrap(), live[0].len() + live[1].len());
+        }
+    }
+
+    const MAX_CALLS_PER_CONN: usize = alg::pptp::MAX_CALLS;
+}
