@@ -35,11 +35,22 @@ out += ["## ALGs", "",
 for path, prefix, what in [("alg/src/ftp/mod.rs", "alg_ftp_", "FTP"),
                            ("alg/src/tftp.rs", "alg_tftp_", "TFTP"),
                            ("alg/src/h323/mod.rs", "alg_h323_", "H.323"),
-                           ("alg/src/rtsp/mod.rs", "alg_rtsp_", "RTSP")]:
+                           ("alg/src/rtsp/mod.rs", "alg_rtsp_", "RTSP"),
+                           ("alg/src/pptp/mod.rs", "alg_pptp_", "PPTP"),
+                           ("alg/src/pptp/gre.rs", "alg_pptp_gre_", "PPTP GRE")]:
     a = (root / path).read_text()
-    out.append(f"| `{prefix}messages` | {what} messages of interest parsed and accepted. |")
-    out.append(f"| `{prefix}rewrites` | {what} payload rewrites applied. |")
-    out.append(f"| `{prefix}expectations` | {what} expectations created. |")
+    generic = {
+        "alg_pptp_gre_": ("PPTP GRE packets translated (both directions).",
+                          "PPTP GRE Call IDs rewritten (inbound: public Call ID back to the subscriber's).",
+                          "Unused (GRE creates nothing; calls are counted by `alg_pptp_calls`)."),
+        "alg_pptp_": ("PPTP control messages parsed and accepted.",
+                      "PPTP Call ID fields rewritten.",
+                      "PPTP calls connected (GRE translations requested)."),
+    }.get(prefix, (f"{what} messages of interest parsed and accepted.",
+                   f"{what} payload rewrites applied.", f"{what} expectations created."))
+    out.append(f"| `{prefix}messages` | {generic[0]} |")
+    out.append(f"| `{prefix}rewrites` | {generic[1]} |")
+    out.append(f"| `{prefix}expectations` | {generic[2]} |")
     i = a.index("{", a.index(" enum ", a.index("reasons! {"))); j = a.index("\n}", i)
     doc = []
     for line in a[i:j].splitlines():

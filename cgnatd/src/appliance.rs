@@ -544,7 +544,8 @@ impl Appliance for Api {
                     u64::from(
                         s.alg_sessions
                             .saturating_sub(s.alg_h323_sessions)
-                            .saturating_sub(s.alg_rtsp_sessions),
+                            .saturating_sub(s.alg_rtsp_sessions)
+                            .saturating_sub(s.alg_pptp_sessions),
                     )
                 }),
                 messages_rewritten: sum(&|s| s.counters.alg_ftp.rewrites),
@@ -574,6 +575,16 @@ impl Appliance for Api {
                 sessions: sum(&|s| u64::from(s.alg_rtsp_sessions)),
                 messages_rewritten: sum(&|s| s.counters.alg_rtsp.rewrites),
                 errors: sum(&|s| s.counters.alg_rtsp.total_failures()),
+            },
+            AlgStatus {
+                name: "pptp".into(),
+                enabled: cfg.alg.pptp.enabled,
+                ports: cfg.alg.pptp.ports.clone(),
+                sessions: sum(&|s| u64::from(s.alg_pptp_sessions)),
+                messages_rewritten: sum(&|s| s.counters.alg_pptp.rewrites),
+                errors: sum(&|s| {
+                    s.counters.alg_pptp.total_failures() + s.counters.alg_pptp_gre.total_failures()
+                }),
             },
         ]
     }

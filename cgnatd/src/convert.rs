@@ -183,6 +183,8 @@ pub fn worker_config(
             max_sessions: cfg.alg.max_sessions_per_worker,
             max_expectations_per_session: cfg.alg.max_expectations_per_session,
             expectation_timeout_secs: cfg.alg.expectation_timeout_secs,
+            pptp: AlgPorts::new(cfg.alg.pptp.enabled, &cfg.alg.pptp.ports),
+            pptp_gre_timeout_secs: cfg.alg.pptp.gre_timeout_secs,
         },
     })
 }

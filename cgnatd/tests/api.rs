@@ -759,6 +759,7 @@ fn every_rpc_against_a_running_cgnatd() {
                 ("tftp", false, &[69u32][..]),
                 ("h323", false, &[1720u32][..]),
                 ("rtsp", false, &[554u32][..]),
+                ("pptp", false, &[1723u32][..]),
             ],
             "the configured ALGs with their defaults"
         );

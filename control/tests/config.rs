@@ -12,7 +12,7 @@ use control::config::{
 };
 use control::{
     AlgSectionConfig, AlgSwitch, Config, ConfigError, H323Switch, Ipv4Prefix, PoolConfig,
-    PoolEntry, RtspAlgConfig, RtspDestination,
+    PoolEntry, PptpAlgConfig, RtspAlgConfig, RtspDestination,
 };
 use proptest::prelude::*;
 
@@ -147,6 +147,11 @@ fn full_example_parses_to_expected_struct() {
             max_sessions_per_worker: 4096,
             max_expectations_per_session: 1,
             expectation_timeout_secs: 300,
+            pptp: PptpAlgConfig {
+                enabled: false,
+                ports: vec![1723],
+                gre_timeout_secs: 300,
+            },
         },
     };
     assert_eq!(cfg, expected);
@@ -519,7 +524,40 @@ const BAD: &[Case] = &[
     (&[Set("alg.rtsp", "ports", "[554, 21]")], Some("alg.rtsp.ports"), "alg.rtsp.ports: port 21 is also in alg.ftp.ports (one ALG per TCP port)"),
     (&[Set("alg.rtsp", "destination", r#""drop""#)], Some("alg.rtsp.destination"), "unknown variant `drop`, expected `refuse` or `strip`"),
     (&[Set("alg.rtsp", "server_port", "true")], Some("alg.rtsp.server_port"), r#"unknown key "server_port" in [alg.rtsp]"#),
+    (&[Set("alg.pptp", "ports", "[]")], Some("alg.pptp.ports"), "alg.pptp.ports: between 1 and 16 ports (got 0)"),
+    (&[Set("alg.pptp", "ports", "[1723, 1723]")], Some("alg.pptp.ports"), "port 1723 is listed twice"),
+    (&[Set("alg.pptp", "ports", "[1723, 554]")], Some("alg.pptp.ports"), "alg.pptp.ports: port 554 is also in alg.rtsp.ports (one ALG per TCP port)"),
+    (&[Set("alg.pptp", "ports", "[21]")], Some("alg.pptp.ports"), "alg.pptp.ports: port 21 is also in alg.ftp.ports (one ALG per TCP port)"),
+    (&[Set("alg.pptp", "gre_timeout_secs", "0")], Some("alg.pptp.gre_timeout_secs"), "alg.pptp.gre_timeout_secs: must be between 1 and 86400 (got 0)"),
+    (&[Set("alg.pptp", "gre_timeout", "30")], Some("alg.pptp.gre_timeout"), r#"unknown key "gre_timeout" in [alg.pptp]"#),
 ];
+
+#[test]
+fn alg_pptp_defaults_off_and_parses() {
+    let c = Config::from_toml_str(&build(&[])).unwrap();
+    assert_eq!(
+        c.alg.pptp,
+        PptpAlgConfig {
+            enabled: false,
+            ports: vec![1723],
+            gre_timeout_secs: 300,
+        }
+    );
+    let c = Config::from_toml_str(&build(&[
+        Set("alg.pptp", "enabled", "true"),
+        Set("alg.pptp", "ports", "[1723, 11723]"),
+        Set("alg.pptp", "gre_timeout_secs", "7200"),
+    ]))
+    .unwrap();
+    assert_eq!(
+        c.alg.pptp,
+        PptpAlgConfig {
+            enabled: true,
+            ports: vec![1723, 11723],
+            gre_timeout_secs: 7200,
+        }
+    );
+}
 
 #[test]
 fn alg_rtsp_defaults_off_and_parses() {

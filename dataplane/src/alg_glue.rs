@@ -28,6 +28,9 @@
 //! RTSP (TCP, `[alg.rtsp]`) uses the same framework from its own file, `alg_rtsp.rs` (a child
 //! module: its per-connection state, the even/odd public port pair, session-tagged
 //! expectations).
+//! PPTP (TCP control, `[alg.pptp]`) does too, from `alg_glue/pptp.rs`: the public Call ID
+//! reserved like a port, and the GRE v1 packets of its calls translated by Call ID
+//! (`alg_glue/gre.rs`, called from the worker for IP protocol 47).
 //!
 //! Not inspected: hairpinned packets and fragments (the payload is incomplete), TCP segments
 //! of sessions picked up mid-stream.
@@ -50,7 +53,9 @@ use alg::h323::{H323Channel, TpktTracker};
 use alg::{SeqHistory, Side as AlgSide};
 use core::net::{Ipv4Addr, SocketAddrV4};
 
+mod gre;
 mod h323;
+mod pptp;
 pub use alg::rtsp::DestinationPolicy as RtspDestinationPolicy;
 
 #[path = "alg_rtsp.rs"]
@@ -131,6 +136,10 @@ pub struct AlgConfig {
     pub max_expectations_per_session: u8,
     /// Seconds an expectation waits for its child. Live.
     pub expectation_timeout_secs: u32,
+    /// PPTP control (TCP; its calls' GRE is translated by Call ID). Live.
+    pub pptp: AlgPorts,
+    /// Seconds a PPTP call's GRE translation lives without a packet. Live.
+    pub pptp_gre_timeout_secs: u32,
 }
 
 impl Default for AlgConfig {
@@ -150,6 +159,12 @@ impl Default for AlgConfig {
             max_sessions: 4096,
             max_expectations_per_session: 1,
             expectation_timeout_secs: 300,
+            // Off by default like Linux's nf_conntrack_pptp (explicit helper assignment); its
+            // pinholes are GRE (RFC 4787 REQ-10 reasoning).
+            pptp: AlgPorts::new(false, &[alg::pptp::PPTP_PORT]),
+            // The UDP default (RFC 4787 REQ-5: at least 120 s, 300 s recommended): GRE is a
+            // datagram protocol; the call's end removes it earlier.
+            pptp_gre_timeout_secs: 300,
         }
     }
 }
@@ -164,6 +179,8 @@ pub(crate) enum SessionKind {
     H323 { channel: H323Channel, child: bool },
     /// RTSP control (its parser state lives in `alg_rtsp`'s slot table, same index).
     Rtsp,
+    /// PPTP control (its parser state lives in `pptp`'s slot table, same index).
+    Pptp,
 }
 
 /// ALG state of one FTP control, RTSP control or H.323 TCP session.
@@ -311,6 +328,7 @@ pub(crate) struct AlgState {
     expect: ExpectTable,
     scratch: Vec<u8>,
     rtsp: RtspSessions,
+    pptp: pptp::PptpSessions,
 }
 
 impl AlgState {
@@ -320,6 +338,7 @@ impl AlgState {
             expect: ExpectTable::with_capacity(c.max_expectations),
             scratch: vec![0; usize::from(u16::MAX)],
             rtsp: RtspSessions::with_capacity(c.max_sessions),
+            pptp: pptp::PptpSessions::with_capacity(c.max_sessions),
         }
     }
 }
@@ -472,6 +491,7 @@ impl<B: PacketBuf> Worker<B> {
             + self.alg.expect.memory()
             + self.alg.scratch.capacity()
             + self.alg.rtsp.memory()
+            + self.alg.pptp.memory()
     }
 
     /// Hook for a translated outbound (inside → outside) packet that is not hairpinned and
@@ -505,6 +525,9 @@ impl<B: PacketBuf> Worker<B> {
                 }
                 if self.cfg.alg.rtsp.has(f.dport) {
                     return self.rtsp_segment(buf, f, bidx, true, now);
+                }
+                if self.cfg.alg.pptp.has(f.dport) {
+                    return self.pptp_segment(buf, f, bidx, true, now);
                 }
                 if self.cfg.alg.h323.has(f.dport) || self.alg.sessions.h323_children > 0 {
                     self.h323_segment(buf, f, bidx, true, now);
@@ -548,6 +571,9 @@ impl<B: PacketBuf> Worker<B> {
             }
             if self.cfg.alg.rtsp.has(f.sport) {
                 return self.rtsp_segment(buf, f, bidx, false, now);
+            }
+            if self.cfg.alg.pptp.has(f.sport) {
+                return self.pptp_segment(buf, f, bidx, false, now);
             }
             if self.cfg.alg.h323.has(f.sport) || self.alg.sessions.h323_children > 0 {
                 self.h323_segment(buf, f, bidx, false, now);
@@ -1168,6 +1194,7 @@ impl<B: PacketBuf> Worker<B> {
     /// their master.
     fn drop_alg_session(&mut self, slot: u32) {
         self.rtsp_session_gone(slot);
+        self.pptp_session_gone(slot);
         if let Some(s) = self.alg.sessions.remove(slot) {
             for &x in &s.expects[..usize::from(s.n_expects)] {
                 if let Some(e) = self.alg.expect.get_mut(x) {
@@ -1184,6 +1211,7 @@ impl<B: PacketBuf> Worker<B> {
     pub(crate) fn alg_poll(&mut self, now: u64, budget: u32) {
         let now_s = secs(now);
         self.alg.rtsp.tick(now_s);
+        self.pptp_poll(now_s, SWEEP_PER_POLL);
         for _ in 0..budget {
             let Some(o) = self.alg.expect.oldest() else {
                 break;

@@ -8,6 +8,7 @@
 
 use alg::ftp::FtpError;
 use alg::h323::H323Error;
+use alg::pptp::{GreError, PptpError};
 use alg::rtsp::RtspError;
 use alg::tftp::TftpError;
 use alg::AlgCounters;
@@ -186,6 +187,19 @@ enum_with_names! {
         /// Subscriber packets sent first from an endpoint an ALG had announced (RTSP
         /// `client_port`, media ports): the binding was made on the reserved public port.
         AlgReservedClaimed => "alg_reserved_port_claimed",
+        /// PPTP control connections given the PPTP ALG (subscriber's SYN to a PPTP port).
+        AlgPptpSession => "alg_pptp_sessions",
+        /// PPTP calls connected: GRE translations created (Outgoing-Call-Reply accepted,
+        /// Incoming-Call-Connected).
+        AlgPptpCall => "alg_pptp_calls",
+        /// PPTP calls' GRE translations removed by the control connection (Call-Clear-Request,
+        /// Call-Disconnect-Notify, Stop-Control-Connection, connection closed or expired) or
+        /// replaced by a new call with the same Call ID.
+        AlgPptpCallRemoved => "alg_pptp_calls_removed",
+        /// PPTP calls' GRE translations expired (`gre_timeout_secs` without a packet).
+        AlgPptpCallExpired => "alg_pptp_calls_expired",
+        /// PPTP calls connected but not translated: the GRE call table was full.
+        AlgPptpCallTableFull => "alg_pptp_call_table_full",
     }
 }
 
@@ -228,9 +242,9 @@ enum_with_names! {
         FragmentConflict => "drop_fragment_conflict",
         /// First fragment too short to hold the transport header (RFC 1858 tiny fragment).
         FragmentTiny => "drop_fragment_tiny",
-        /// Fragments of ICMP errors or hairpinned datagrams (not translated).
+        /// Fragments of ICMP errors, hairpinned datagrams or GRE (not translated).
         FragmentUnsupported => "drop_fragment_unsupported",
-        /// IP protocol other than TCP, UDP, ICMP.
+        /// IP protocol other than TCP, UDP, ICMP and GRE (47, see `drop_gre_*`).
         UnsupportedProtocol => "drop_unsupported_protocol",
         /// ICMP type the translator does not handle.
         IcmpUnsupportedType => "drop_icmp_unsupported_type",
@@ -298,6 +312,14 @@ enum_with_names! {
         /// split across segments, data before it not seen, or too many unacknowledged sequence
         /// corrections): dropped so the sender retransmits.
         AlgHold => "drop_alg_hold",
+        /// GRE that is not PPTP's enhanced GRE (version 0, another protocol type, bad flags,
+        /// truncated; the reason is counted in `alg_pptp_gre_*`).
+        GreUnsupported => "drop_gre_unsupported",
+        /// PPTP GRE matching no connected call (outbound: subscriber, server and server's Call
+        /// ID; inbound: public address and public Call ID).
+        GreNoCall => "drop_gre_no_call",
+        /// GRE matching no connected call while the PPTP ALG is off.
+        GrePptpOff => "drop_gre_pptp_off",
     }
 }
 
@@ -314,6 +336,10 @@ pub struct Counters {
     pub alg_h323: AlgCounters<H323Error>,
     /// RTSP ALG: messages, rewrites, expectations created, failures by reason.
     pub alg_rtsp: AlgCounters<RtspError>,
+    /// PPTP ALG: control messages, rewrites, calls connected, failures by reason.
+    pub alg_pptp: AlgCounters<PptpError>,
+    /// PPTP GRE: why a GRE datagram was not PPTP's (failures only).
+    pub alg_pptp_gre: AlgCounters<GreError>,
 }
 
 const EVENT_COUNT: usize = Event::ALL.len();
@@ -328,6 +354,8 @@ impl Default for Counters {
             alg_tftp: AlgCounters::default(),
             alg_h323: AlgCounters::default(),
             alg_rtsp: AlgCounters::default(),
+            alg_pptp: AlgCounters::default(),
+            alg_pptp_gre: AlgCounters::default(),
         }
     }
 }
@@ -386,6 +414,8 @@ impl Counters {
             .chain(self.alg_tftp.iter())
             .chain(self.alg_h323.iter())
             .chain(self.alg_rtsp.iter())
+            .chain(self.alg_pptp.iter())
+            .chain(self.alg_pptp_gre.iter())
     }
     /// Adds another worker's counters into this one.
     pub fn merge(&mut self, other: &Counters) {
@@ -399,5 +429,7 @@ impl Counters {
         self.alg_tftp.merge(&other.alg_tftp);
         self.alg_h323.merge(&other.alg_h323);
         self.alg_rtsp.merge(&other.alg_rtsp);
+        self.alg_pptp.merge(&other.alg_pptp);
+        self.alg_pptp_gre.merge(&other.alg_pptp_gre);
     }
 }

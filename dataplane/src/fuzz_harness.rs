@@ -24,10 +24,12 @@ pub fn config() -> WorkerConfig {
     c.max_blocks_per_subscriber = 4;
     c.max_bindings = 256;
     c.max_subscribers = 64;
-    // Every ALG on, so hostile input reaches all of the glue (H.323 and TFTP are off by default).
+    // Every ALG on, so hostile input reaches all of the glue (H.323, TFTP, PPTP are off by
+    // default; PPTP also makes GRE reach the packet path).
     c.alg.tftp = crate::alg_glue::AlgPorts::new(true, &[69]);
     c.alg.h323 = crate::alg_glue::AlgPorts::new(true, &[alg::h323::Q931_PORT]);
     c.alg.h323_ras = crate::alg_glue::AlgPorts::new(true, &[alg::h323::RAS_PORT]);
+    c.alg.pptp = crate::alg_glue::AlgPorts::new(true, &[alg::pptp::PPTP_PORT]);
     c
 }
 

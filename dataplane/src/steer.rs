@@ -13,6 +13,8 @@
 //! - ICMP queries use their identifier (allocated from the same blocks as ports), ICMP errors
 //!   the source port / identifier of the datagram they embed (RFC 5508: that datagram is one we
 //!   translated outbound, so its source is our public endpoint).
+//! - PPTP's GRE (protocol 47) uses its Call ID: the PPTP ALG reserves public Call IDs from the
+//!   subscriber's blocks like ports (`alg_glue/pptp.rs`).
 //! - Non-first fragments carry no port. Every outside fragment first goes to the datagram's
 //!   *home* worker, a hash of (source, destination, protocol, identification) — the RFC 791
 //!   reassembly key, the same for all fragments — which learns the owner from the first
@@ -31,7 +33,7 @@ use crate::counters::{Counters, DropReason, Event};
 use crate::fragments::{FragInfo, FragKey, NonFirst};
 use crate::icmp_error::{be16, be32};
 use crate::wire::ethernet;
-use crate::wire::ipv4::{PROTO_ICMP, PROTO_TCP, PROTO_UDP};
+use crate::wire::ipv4::{PROTO_GRE, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 use crate::worker::{frag_drop, Side, Tx, Worker, ETH};
 
 /// How frames reach their owner on one port.
@@ -162,6 +164,8 @@ fn outside_port(f: &[u8], ip: usize) -> Option<u16> {
     let l4 = ip + ihl;
     match *f.get(ip + 9)? {
         PROTO_TCP | PROTO_UDP => be16(f, l4 + 2),
+        // PPTP's GRE: the public Call ID, reserved from the port blocks like a port.
+        PROTO_GRE => be16(f, l4 + 6),
         PROTO_ICMP => {
             let t = *f.get(l4)?;
             match t {

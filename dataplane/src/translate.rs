@@ -17,7 +17,7 @@ use crate::session::tcp as tcpf;
 use crate::syn_hold::SynKey;
 use crate::timeouts;
 use crate::wire::icmp;
-use crate::wire::ipv4::{self, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
+use crate::wire::ipv4::{self, PROTO_GRE, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 use crate::wire::l4::{tcp_flags, Segment};
 use crate::worker::{frag_drop, secs, wire_drop, FragValue, Ip, Side, Tx, Worker, ETH};
 
@@ -118,6 +118,12 @@ impl<B: PacketBuf> Worker<B> {
                     return Err(DropReason::IcmpUnsupportedType);
                 }
                 (m.ident(), m.ident(), 0)
+            }
+            // PPTP's enhanced GRE (checked by `gre_check`): the Call ID is its "port".
+            PROTO_GRE => {
+                let c = l4.get(6..8).ok_or(DropReason::L4Truncated)?;
+                let call_id = u16::from_be_bytes([c[0], c[1]]);
+                (call_id, call_id, 0)
             }
             _ => return Err(DropReason::UnsupportedProtocol),
         };

@@ -18,7 +18,7 @@ use crate::neighbors::{Lookup, Neighbors};
 use crate::port_block::BlockParams;
 use crate::steer::Outbox;
 use crate::syn_hold::SynHold;
-use crate::wire::ipv4::{self, Ipv4Error, PROTO_ICMP};
+use crate::wire::ipv4::{self, Ipv4Error, PROTO_GRE, PROTO_ICMP};
 use crate::wire::{arp, ethernet, icmp, WireError};
 
 pub(crate) const ETH: usize = ethernet::HEADER_LEN;
@@ -638,6 +638,9 @@ impl<B: PacketBuf> Worker<B> {
                 return self.icmp_error(side, buf, &ip, now, tx, alloc);
             }
         }
+        if ip.proto == PROTO_GRE {
+            self.gre_check(&buf, &ip)?;
+        }
         let flow = self.flow(side, &buf, &ip)?;
         if ip.ttl <= 1 {
             self.send_icmp_error(
@@ -673,6 +676,9 @@ impl<B: PacketBuf> Worker<B> {
                 return Err(DropReason::TooBig);
             }
             return Err(DropReason::TooBigNoDf);
+        }
+        if ip.proto == PROTO_GRE {
+            return self.gre_translate(side, buf, &flow, now, tx, alloc);
         }
         match side {
             Side::Inside => self.nat_out(buf, &ip, flow, now, tx, alloc),

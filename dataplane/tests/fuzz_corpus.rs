@@ -52,6 +52,7 @@ fn seeds() -> Vec<Vec<u8>> {
     ));
     s.push(v);
     s.push(h323_seed());
+    s.push(pptp_seed());
     s
 }
 
@@ -182,6 +183,118 @@ fn h323_seed_exercises_the_alg() {
         c.event(dataplane::Event::AlgH323ExpectationUsed) >= 2,
         "{c:?}"
     );
+}
+
+/// A PPTP control message (RFC 2637 §1.4): Length, type 1, Magic Cookie, Control Message
+/// Type, zeros, then `fields` at their offsets.
+fn pptp_msg(kind: u16, len: usize, fields: &[(usize, u16)]) -> Vec<u8> {
+    let mut m = vec![0u8; len];
+    m[0..2].copy_from_slice(&u16::try_from(len).unwrap().to_be_bytes());
+    m[2..4].copy_from_slice(&1u16.to_be_bytes());
+    m[4..8].copy_from_slice(&0x1A2B_3C4Du32.to_be_bytes());
+    m[8..10].copy_from_slice(&kind.to_be_bytes());
+    for &(at, v) in fields {
+        m[at..at + 2].copy_from_slice(&v.to_be_bytes());
+    }
+    m
+}
+
+/// A GRE v1 data packet (RFC 2637 §4.1) in an IPv4 frame.
+fn gre(src: [u8; 4], dst: [u8; 4], call_id: u16) -> Vec<u8> {
+    let (smac, dmac) = if src == SUB1 {
+        (SUB_MAC, IN_MAC)
+    } else {
+        (NH_MAC, OUT_MAC)
+    };
+    let mut g = vec![0x30, 0x01, 0x88, 0x0b, 0, 4];
+    g.extend_from_slice(&call_id.to_be_bytes());
+    g.extend_from_slice(&[0, 0, 0, 1, 0xff, 0x03, 0xc0, 0x21]);
+    let mut v = Vec::new();
+    etherparse::PacketBuilder::ethernet2(smac, dmac)
+        .ipv4(src, dst, 64)
+        .write(&mut v, etherparse::IpNumber(47), &g)
+        .unwrap();
+    v
+}
+
+/// A PPTP call through the ALG: handshake and Start-Control-Connection (the server's
+/// segments to every port of the pool's first blocks, one hits), an Outgoing-Call-Request,
+/// a reply segment holding one Outgoing-Call-Reply per candidate public Call ID (one names
+/// the real one), then GRE both ways (inbound to every candidate Call ID).
+fn pptp_seed() -> Vec<u8> {
+    let pub_ip = [203, 0, 113, 1];
+    let ports = 1024..1056u16;
+    let mut v = [
+        record(1, &arp_request(NH_MAC, SERVER, OUT_ADDR)),
+        record(0, &arp_request(SUB_MAC, SUB1, IN_ADDR)),
+        record(0, &seg(SUB1, 40200, SERVER, 1723, 1000, None, b"")),
+    ]
+    .concat();
+    for p in ports.clone() {
+        v.extend(record(
+            1,
+            &seg(SERVER, 1723, pub_ip, p, 5000, Some(1001), b""),
+        ));
+    }
+    let sccrq = pptp_msg(1, 156, &[(12, 0x0100)]);
+    v.extend(record(
+        0,
+        &seg(SUB1, 40200, SERVER, 1723, 1001, Some(5001), &sccrq),
+    ));
+    let sccrp = pptp_msg(2, 156, &[(12, 0x0100), (14, 0x0100)]);
+    for p in ports.clone() {
+        v.extend(record(
+            1,
+            &seg(SERVER, 1723, pub_ip, p, 5001, Some(1157), &sccrp),
+        ));
+    }
+    let ocrq = pptp_msg(7, 168, &[(12, 0x0001)]);
+    v.extend(record(
+        0,
+        &seg(SUB1, 40200, SERVER, 1723, 1157, Some(5157), &ocrq),
+    ));
+    let replies: Vec<u8> = ports
+        .clone()
+        .flat_map(|c| pptp_msg(8, 32, &[(12, 0x5001), (14, c), (16, 0x0100)]))
+        .collect();
+    for p in ports.clone() {
+        v.extend(record(
+            1,
+            &seg(SERVER, 1723, pub_ip, p, 5157, Some(1325), &replies),
+        ));
+    }
+    v.extend(record(0, &gre(SUB1, SERVER, 0x5001)));
+    for c in ports {
+        v.extend(record(1, &gre(SERVER, pub_ip, c)));
+    }
+    v
+}
+
+/// The PPTP seed reaches the ALG: control messages parsed, one call connected, GRE translated
+/// both ways. `PPTP_SEED_OUT=<file>` writes the seed (how `fuzz/corpus/packet_path/pptp_call`
+/// was made).
+#[test]
+fn pptp_seed_exercises_the_alg() {
+    let s = pptp_seed();
+    if let Some(path) = std::env::var_os("PPTP_SEED_OUT") {
+        std::fs::write(path, &s).unwrap();
+    }
+    let mut h = Harness::new(dataplane::fuzz_harness::config());
+    let mut rest = &s[..];
+    while rest.len() >= 3 {
+        let len = usize::from(u16::from_be_bytes([rest[1], rest[2]]));
+        let side = if rest[0] & 1 == 0 {
+            dataplane::Side::Inside
+        } else {
+            dataplane::Side::Outside
+        };
+        h.send(side, &rest[3..3 + len]);
+        rest = &rest[3 + len..];
+    }
+    let c = h.w.counters();
+    assert_eq!(c.event(dataplane::Event::AlgPptpCall), 1, "{c:?}");
+    assert_eq!(c.alg_pptp_gre.messages, 2, "{c:?}");
+    assert_eq!(c.alg_pptp_gre.rewrites, 1, "{c:?}");
 }
 
 #[test]

@@ -411,3 +411,130 @@ fn nic_steered_outside_is_counted_and_still_checked() {
     assert_eq!(w, owner);
     assert_eq!(c.ev(1 - owner, Event::HandoffOutside), 1);
 }
+
+/// A PPTP control message (RFC 2637 §1.4) with `fields` at their offsets.
+fn pptp_msg(kind: u16, len: usize, fields: &[(usize, u16)]) -> Vec<u8> {
+    let mut m = vec![0u8; len];
+    m[0..2].copy_from_slice(&u16::try_from(len).unwrap().to_be_bytes());
+    m[2..4].copy_from_slice(&1u16.to_be_bytes());
+    m[4..8].copy_from_slice(&0x1A2B_3C4Du32.to_be_bytes());
+    m[8..10].copy_from_slice(&kind.to_be_bytes());
+    for &(at, v) in fields {
+        m[at..at + 2].copy_from_slice(&v.to_be_bytes());
+    }
+    m
+}
+
+#[allow(clippy::too_many_arguments)]
+fn pptp_seg(
+    src: [u8; 4],
+    sport: u16,
+    dst: [u8; 4],
+    dport: u16,
+    seq: u32,
+    ack: Option<u32>,
+    syn: bool,
+    payload: &[u8],
+) -> Vec<u8> {
+    let (smac, dmac) = if in_pool(dst) {
+        (NH_MAC, OUT_MAC)
+    } else {
+        (SUB_MAC, IN_MAC)
+    };
+    let mut b = etherparse::PacketBuilder::ethernet2(smac, dmac)
+        .ipv4(src, dst, 64)
+        .tcp(sport, dport, seq, 64240);
+    if syn {
+        b = b.syn();
+    }
+    if let Some(a) = ack {
+        b = b.ack(a);
+    }
+    let mut v = Vec::new();
+    b.write(&mut v, payload).unwrap();
+    v
+}
+
+fn gre_frame(src: [u8; 4], dst: [u8; 4], call_id: u16) -> Vec<u8> {
+    let (smac, dmac) = if in_pool(dst) {
+        (NH_MAC, OUT_MAC)
+    } else {
+        (SUB_MAC, IN_MAC)
+    };
+    let mut g = vec![0x30, 0x01, 0x88, 0x0b, 0, 2];
+    g.extend_from_slice(&call_id.to_be_bytes());
+    g.extend_from_slice(&[0, 0, 0, 1, 0xff, 0x03]);
+    let mut v = Vec::new();
+    etherparse::PacketBuilder::ethernet2(smac, dmac)
+        .ipv4(src, dst, 64)
+        .write(&mut v, etherparse::IpNumber(47), &g)
+        .unwrap();
+    v
+}
+
+#[test]
+fn pptp_gre_is_steered_by_its_public_call_id() {
+    let mut c = Cluster::new(2, |w| {
+        w.alg.pptp = dataplane::alg_glue::AlgPorts::new(true, &[1723]);
+    });
+    let s = sub(9);
+    c.resolve(&[s]);
+    let owner = subscriber_owner(ip(s), 2);
+    let other = 1 - owner;
+    // Every inside frame lands on the other worker's queue; every outside one too.
+    let syn = pptp_seg(s, 40000, SERVER, 1723, 100, None, true, b"");
+    let (_, out) = one(c.send(other, Side::Inside, &syn).outside);
+    let (pub_ip, pub_port) = src_of(&out);
+    let sa = pptp_seg(SERVER, 1723, pub_ip, pub_port, 900, Some(101), true, b"");
+    one(c.send(other, Side::Outside, &sa).inside);
+    let sccrq = pptp_msg(1, 156, &[]);
+    let f = pptp_seg(s, 40000, SERVER, 1723, 101, Some(901), false, &sccrq);
+    one(c.send(other, Side::Inside, &f).outside);
+    let sccrp = pptp_msg(2, 156, &[(14, 0x0100)]);
+    let f = pptp_seg(
+        SERVER,
+        1723,
+        pub_ip,
+        pub_port,
+        901,
+        Some(257),
+        false,
+        &sccrp,
+    );
+    one(c.send(other, Side::Outside, &f).inside);
+    let ocrq = pptp_msg(7, 168, &[(12, 0x0001)]);
+    let f = pptp_seg(s, 40000, SERVER, 1723, 257, Some(1057), false, &ocrq);
+    let (w, sent) = one(c.send(other, Side::Inside, &f).outside);
+    assert_eq!(w, owner);
+    let l4 = &sent[14 + 20 + 20..];
+    let public = u16::from_be_bytes([l4[12], l4[13]]);
+    // The public Call ID belongs to one of the owner's blocks, like its ports.
+    assert_eq!(port_owner(public, 1024, 65535, 512, 2), Some(owner));
+    let ocrp = pptp_msg(8, 32, &[(12, 0x5001), (14, public), (16, 0x0100)]);
+    let f = pptp_seg(
+        SERVER,
+        1723,
+        pub_ip,
+        pub_port,
+        1057,
+        Some(425),
+        false,
+        &ocrp,
+    );
+    one(c.send(other, Side::Outside, &f).inside);
+    // GRE from the server to the public Call ID, on the wrong queue: handed to the owner,
+    // translated back to the subscriber's own Call ID.
+    let sent = c.send(other, Side::Outside, &gre_frame(SERVER, pub_ip, public));
+    let (w, back) = one(sent.inside);
+    assert_eq!(w, owner);
+    assert_eq!(&back[30..34], &s);
+    assert_eq!(&back[14 + 20 + 6..14 + 20 + 8], &1u16.to_be_bytes());
+    assert_checksums_ok(&back);
+    // GRE from the subscriber on the wrong queue: translated by the owner.
+    let (w, out) = one(c
+        .send(other, Side::Inside, &gre_frame(s, SERVER, 0x5001))
+        .outside);
+    assert_eq!(w, owner);
+    assert_eq!(&out[26..30], &pub_ip);
+    assert_eq!(&out[14 + 20 + 6..14 + 20 + 8], &0x5001u16.to_be_bytes());
+}

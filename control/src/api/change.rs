@@ -51,6 +51,7 @@ pub fn validate(
                 "tftp" => Some((&mut new.alg.tftp.enabled, &mut new.alg.tftp.ports)),
                 "h323" => Some((&mut new.alg.h323.enabled, &mut new.alg.h323.ports)),
                 "rtsp" => Some((&mut new.alg.rtsp.enabled, &mut new.alg.rtsp.ports)),
+                "pptp" => Some((&mut new.alg.pptp.enabled, &mut new.alg.pptp.ports)),
                 _ => None,
             };
             if let Some((switch_enabled, switch_ports)) = switch {
@@ -392,6 +393,29 @@ pool.prefixes = ["203.0.113.0/30"]
         assert_eq!(v.config.alg.rtsp.destination, cfg().alg.rtsp.destination);
         // One ALG per TCP port: the file's rule.
         let e = validate(&cfg(), &rtsp, &[], change(vec![21])).unwrap_err();
+        assert!(e.to_string().contains("alg.ftp.ports"), "{e}");
+    }
+
+    #[test]
+    fn pptp_alg_changes_keep_its_gre_timeout() {
+        let pptp = vec![AlgStatus {
+            name: "pptp".into(),
+            enabled: false,
+            ports: vec![1723],
+            sessions: 0,
+            messages_rewritten: 0,
+            errors: 0,
+        }];
+        let change = |ports: Vec<u16>| ConfigChange::Alg {
+            name: "pptp".into(),
+            enabled: Some(true),
+            ports: Some(ports),
+        };
+        let v = validate(&cfg(), &pptp, &[], change(vec![1723, 11723])).unwrap();
+        assert!(v.config.alg.pptp.enabled);
+        assert_eq!(v.config.alg.pptp.ports, vec![1723, 11723]);
+        assert_eq!(v.config.alg.pptp.gre_timeout_secs, 300);
+        let e = validate(&cfg(), &pptp, &[], change(vec![21])).unwrap_err();
         assert!(e.to_string().contains("alg.ftp.ports"), "{e}");
     }
 

@@ -831,6 +831,33 @@ pub enum RtspDestination {
     Strip,
 }
 
+/// `[alg.pptp]`: the PPTP ALG (`docs/alg.md`, "PPTP"). Every key is optional.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "a table")]
+pub struct PptpAlgConfig {
+    /// New control connections to these ports get the ALG; default `false` (as Linux's
+    /// nf_conntrack_pptp, which needs explicit helper assignment; the pinholes PPTP opens are
+    /// GRE, RFC 4787 REQ-10 reasoning). Live.
+    pub enabled: bool,
+    /// PPTP server ports (TCP), as `alg.ftp.ports`, none shared with another TCP ALG; default
+    /// `[1723]`. Live.
+    pub ports: Vec<u16>,
+    /// Seconds a call's GRE translation lives without a packet (either direction),
+    /// `1..=86400`; default 300 (the UDP default, RFC 4787 REQ-5). The call's end removes it
+    /// earlier. Live.
+    pub gre_timeout_secs: u32,
+}
+
+impl Default for PptpAlgConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            ports: vec![1723],
+            gre_timeout_secs: 300,
+        }
+    }
+}
+
 /// `[alg]`: the ALGs (`docs/alg.md`) and their expectations.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, expecting = "a table")]
@@ -854,6 +881,8 @@ pub struct AlgSectionConfig {
     pub max_expectations_per_session: u8,
     /// Seconds an expectation waits for its connection, `1..=3600`; default 300. Live.
     pub expectation_timeout_secs: u32,
+    /// PPTP (TCP control, GRE calls); default off, port 1723.
+    pub pptp: PptpAlgConfig,
 }
 
 impl AlgSectionConfig {
@@ -878,6 +907,7 @@ impl Default for AlgSectionConfig {
             max_sessions_per_worker: 4096,
             max_expectations_per_session: 1,
             expectation_timeout_secs: 300,
+            pptp: PptpAlgConfig::default(),
         }
     }
 }

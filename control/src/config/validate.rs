@@ -925,6 +925,7 @@ fn validate_alg(a: &AlgSectionConfig) -> Result {
         ("alg.h323.ports", &a.h323.ports),
         ("alg.h323.ras_ports", &a.h323.ras_ports),
         ("alg.rtsp.ports", &a.rtsp.ports),
+        ("alg.pptp.ports", &a.pptp.ports),
     ] {
         if ports.is_empty() || ports.len() > AlgSectionConfig::MAX_PORTS {
             return Err(invalid(
@@ -963,6 +964,24 @@ fn validate_alg(a: &AlgSectionConfig) -> Result {
             format!("port {p} is also in alg.ftp.ports (one ALG per TCP port)"),
         ));
     }
+    for (other, ports) in [
+        ("alg.ftp.ports", &a.ftp.ports),
+        ("alg.h323.ports", &a.h323.ports),
+        ("alg.rtsp.ports", &a.rtsp.ports),
+    ] {
+        if let Some(p) = a.pptp.ports.iter().find(|p| ports.contains(p)) {
+            return Err(invalid(
+                "alg.pptp.ports",
+                format!("port {p} is also in {other} (one ALG per TCP port)"),
+            ));
+        }
+    }
+    between(
+        "alg.pptp.gre_timeout_secs",
+        a.pptp.gre_timeout_secs,
+        1,
+        86400,
+    )?;
     between(
         "alg.max_expectations_per_worker",
         a.max_expectations_per_worker,

@@ -16,6 +16,8 @@ pub const PROTO_ICMP: u8 = 1;
 pub const PROTO_TCP: u8 = 6;
 /// IP protocol number of UDP.
 pub const PROTO_UDP: u8 = 17;
+/// GRE (RFC 2784; PPTP's enhanced GRE, RFC 2637 §4.1).
+pub const PROTO_GRE: u8 = 47;
 
 mod field {
     use core::ops::Range;
