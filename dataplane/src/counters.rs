@@ -9,6 +9,7 @@
 use alg::ftp::FtpError;
 use alg::h323::H323Error;
 use alg::rtsp::RtspError;
+use alg::sip::SipError;
 use alg::tftp::TftpError;
 use alg::AlgCounters;
 
@@ -183,6 +184,23 @@ enum_with_names! {
         /// First packets to an RTSP-expected public endpoint from a host other than the
         /// server (not admitted), or expectations that could no longer be honoured.
         AlgRtspExpectationRefused => "alg_rtsp_expectation_refused",
+        /// SIP masters given the SIP ALG (a subscriber's SYN to a SIP port over TCP, the first
+        /// datagram to or from a SIP port over UDP).
+        AlgSipSession => "alg_sip_sessions",
+        /// SIP datagrams or segments whose rewrite did not fit the buffer's tailroom or the
+        /// next link's MTU: passed unmodified, nothing of the rewrite kept.
+        AlgSipNoRoom => "alg_sip_no_room",
+        /// SIP expectations used: RTP/RTCP from the peer arrived (inbound), the subscriber's
+        /// media left (outbound), or the registrar reached a registered Contact.
+        AlgSipExpectationUsed => "alg_sip_expectation_used",
+        /// SIP expectations that timed out unused (a registration: its Expires passed).
+        AlgSipExpectationExpired => "alg_sip_expectation_expired",
+        /// SIP expectations evicted (limits, or removed by BYE/CANCEL/an error response/
+        /// `expires=0`).
+        AlgSipExpectationEvicted => "alg_sip_expectation_evicted",
+        /// First packets to a SIP-expected public endpoint from a host other than the
+        /// expected peer (not admitted), or expectations that could no longer be honoured.
+        AlgSipExpectationRefused => "alg_sip_expectation_refused",
     }
 }
 
@@ -311,6 +329,8 @@ pub struct Counters {
     pub alg_h323: AlgCounters<H323Error>,
     /// RTSP ALG: messages, rewrites, expectations created, failures by reason.
     pub alg_rtsp: AlgCounters<RtspError>,
+    /// SIP ALG: messages, rewrites, expectations created, failures by reason.
+    pub alg_sip: AlgCounters<SipError>,
 }
 
 const EVENT_COUNT: usize = Event::ALL.len();
@@ -325,6 +345,7 @@ impl Default for Counters {
             alg_tftp: AlgCounters::default(),
             alg_h323: AlgCounters::default(),
             alg_rtsp: AlgCounters::default(),
+            alg_sip: AlgCounters::default(),
         }
     }
 }
@@ -383,6 +404,7 @@ impl Counters {
             .chain(self.alg_tftp.iter())
             .chain(self.alg_h323.iter())
             .chain(self.alg_rtsp.iter())
+            .chain(self.alg_sip.iter())
     }
     /// Adds another worker's counters into this one.
     pub fn merge(&mut self, other: &Counters) {
@@ -396,5 +418,6 @@ impl Counters {
         self.alg_tftp.merge(&other.alg_tftp);
         self.alg_h323.merge(&other.alg_h323);
         self.alg_rtsp.merge(&other.alg_rtsp);
+        self.alg_sip.merge(&other.alg_sip);
     }
 }
