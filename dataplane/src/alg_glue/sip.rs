@@ -13,7 +13,8 @@
 //!     followed from their first byte (ISN + 1 of the SYN and SYN-ACK). A connection seen
 //!     mid-stream, or one the outside opened, is never parsed; a stream whose first bytes are
 //!     not SIP (`POST / HTTP/1.1`, NAT Slipstreaming) is never parsed (the parser's
-//!     [`SipStream`] decides and counts `alg_sip_not_sip_stream`).
+//!     [`SipStream`] decides and counts `alg_sip_not_sip_stream`), and then neither is the
+//!     peer's side of it.
 //! * **Edits** are applied in the buffer within its tailroom and the next link's MTU, the IP
 //!   total length, the UDP length and both checksums updated incrementally (RFC 1624; a zero
 //!   UDP checksum stays zero). A rewrite that does not fit is not applied: the packet passes
@@ -385,6 +386,12 @@ impl<B: PacketBuf> Worker<B> {
                 s.streams[1] = SipStream::new(seq.wrapping_add(1));
             }
         } else if f.end > payload_off {
+            if !outbound && s.streams[0].is_dead() {
+                // The subscriber's side is not SIP (NAT Slipstreaming's HTTP request) or was
+                // not followed: the connection is not SIP, the peer's side is not parsed
+                // either.
+                s.streams[1] = SipStream::unsynchronized();
+            }
             if enabled {
                 end = self.sip_payload(
                     buf,
