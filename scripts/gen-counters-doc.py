@@ -35,7 +35,8 @@ out += ["## ALGs", "",
 for path, prefix, what in [("alg/src/ftp/mod.rs", "alg_ftp_", "FTP"),
                            ("alg/src/tftp.rs", "alg_tftp_", "TFTP"),
                            ("alg/src/h323/mod.rs", "alg_h323_", "H.323"),
-                           ("alg/src/rtsp/mod.rs", "alg_rtsp_", "RTSP")]:
+                           ("alg/src/rtsp/mod.rs", "alg_rtsp_", "RTSP"),
+                           ("alg/src/sip/mod.rs", "alg_sip_", "SIP")]:
     a = (root / path).read_text()
     out.append(f"| `{prefix}messages` | {what} messages of interest parsed and accepted. |")
     out.append(f"| `{prefix}rewrites` | {what} payload rewrites applied. |")
