@@ -544,7 +544,8 @@ impl Appliance for Api {
                     u64::from(
                         s.alg_sessions
                             .saturating_sub(s.alg_h323_sessions)
-                            .saturating_sub(s.alg_rtsp_sessions),
+                            .saturating_sub(s.alg_rtsp_sessions)
+                            .saturating_sub(s.alg_sip_sessions),
                     )
                 }),
                 messages_rewritten: sum(&|s| s.counters.alg_ftp.rewrites),
@@ -574,6 +575,14 @@ impl Appliance for Api {
                 sessions: sum(&|s| u64::from(s.alg_rtsp_sessions)),
                 messages_rewritten: sum(&|s| s.counters.alg_rtsp.rewrites),
                 errors: sum(&|s| s.counters.alg_rtsp.total_failures()),
+            },
+            AlgStatus {
+                name: "sip".into(),
+                enabled: cfg.alg.sip.enabled,
+                ports: cfg.alg.sip.ports.clone(),
+                sessions: sum(&|s| u64::from(s.alg_sip_sessions)),
+                messages_rewritten: sum(&|s| s.counters.alg_sip.rewrites),
+                errors: sum(&|s| s.counters.alg_sip.total_failures()),
             },
         ]
     }

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod registry;
 pub mod state;
 
+pub use config::SipAlgConfig;
 pub use config::{
     AddrParseError, AlgSectionConfig, AlgSwitch, ApiConfig, ArpConfig, Config, ConfigError,
     DataplaneConfig, EalConfig, Filtering, FragmentsConfig, H323Switch, InsideConfig, Ipv4Prefix,
