@@ -28,6 +28,7 @@ pub fn config() -> WorkerConfig {
     c.alg.tftp = crate::alg_glue::AlgPorts::new(true, &[69]);
     c.alg.h323 = crate::alg_glue::AlgPorts::new(true, &[alg::h323::Q931_PORT]);
     c.alg.h323_ras = crate::alg_glue::AlgPorts::new(true, &[alg::h323::RAS_PORT]);
+    c.alg.sip = crate::alg_glue::AlgPorts::new(true, &[alg::sip::SIP_PORT]);
     c
 }
 
