@@ -721,7 +721,8 @@ mod tests {
 
     #[test]
     fn a_sip_slot_size_is_known() {
-        // 4096 slots (the default table) cost this many bytes per worker; docs/alg.md.
+        // About 2.3 KB today: 4096 slots (the default table) cost ~9.3 MB per worker
+        // (docs/alg.md, "SIP in the dataplane"); this catches a state that grows unnoticed.
         let n = std::mem::size_of::<Option<SipSlot>>();
         assert!(n <= 4096, "{n} bytes");
     }
