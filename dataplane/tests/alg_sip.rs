@@ -816,3 +816,51 @@ fn a_tcp_connection_not_seen_from_its_syn_is_never_sip() {
     assert_eq!(c.h.w.alg_expectations(), 0);
     assert_eq!(c.k().messages, 0);
 }
+
+#[test]
+fn an_error_to_the_invite_removes_its_pinholes() {
+    let mut c = Udp::new(lab());
+    let p = udp_invite(&mut c);
+    assert_eq!(c.h.w.alg_expectations(), 2);
+    let busy = msg(
+        TRYING,
+        &[
+            ("{T}", "UDP"),
+            ("{A}", &c.public()),
+            ("100 Trying", "486 Busy Here"),
+        ],
+    );
+    let back = c.inbound(SIP, &busy).only_inside();
+    assert_eq!(
+        text(&back),
+        msg(
+            TRYING,
+            &[
+                ("{T}", "UDP"),
+                ("{A}", &inside_a()),
+                ("100 Trying", "486 Busy Here")
+            ]
+        )
+    );
+    assert_eq!(c.h.w.alg_expectations(), 0);
+    assert_eq!(c.ev(Event::AlgSipExpectationEvicted), 2);
+    assert!(c.media(7000, p, RTP).is_empty());
+}
+
+#[test]
+fn a_rewrite_over_the_mtu_passes_unmodified_and_keeps_nothing() {
+    let req = invite(&inside_a(), SUB, 6000, "UDP");
+    let mut cfg = lab();
+    // Exactly the original datagram's size: the longer public address does not fit.
+    cfg.outside.mtu = u16::try_from(20 + 8 + req.len()).unwrap();
+    let mut c = Udp::new(cfg);
+    let out = c.out(&req);
+    assert_eq!(out, c.out_frame(&req), "unmodified");
+    assert_eq!(c.ev(Event::AlgSipNoRoom), 1);
+    assert_eq!(c.h.w.alg_expectations(), 0);
+    assert_eq!((c.k().rewrites, c.k().expectations), (0, 0));
+    // The call state was rolled back: a BYE finds nothing to remove.
+    let bye = msg(BYE, &[("{T}", "UDP"), ("{A}", &inside_a())]);
+    c.out(&bye);
+    assert_eq!(c.ev(Event::AlgSipExpectationEvicted), 0);
+}
