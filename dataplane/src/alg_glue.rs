@@ -1195,11 +1195,19 @@ impl<B: PacketBuf> Worker<B> {
     pub(crate) fn alg_poll(&mut self, now: u64, budget: u32) {
         let now_s = secs(now);
         self.alg.rtsp.tick(now_s);
+        let mut first_rotated = None;
         for _ in 0..budget {
             let Some(o) = self.alg.expect.oldest() else {
                 break;
             };
-            if self.alg.expect.get(o).is_some_and(|x| x.expires_s >= now_s) {
+            if let Some(x) = self.alg.expect.get(o).filter(|x| x.expires_s >= now_s) {
+                // A SIP registration lives far longer than the expectations behind it: it
+                // goes to the young end so they still expire in time (once round).
+                if x.alg == (AlgKind::Sip { register: true }) && first_rotated != Some(o) {
+                    first_rotated = first_rotated.or(Some(o));
+                    self.alg.expect.refresh(o, x.expires_s);
+                    continue;
+                }
                 break;
             }
             self.expectation_gone(o, Gone::Expired, now_s);

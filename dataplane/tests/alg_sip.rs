@@ -864,3 +864,25 @@ fn a_rewrite_over_the_mtu_passes_unmodified_and_keeps_nothing() {
     c.out(&bye);
     assert_eq!(c.ev(Event::AlgSipExpectationEvicted), 0);
 }
+
+#[test]
+fn a_registration_does_not_keep_older_media_expectations_from_expiring() {
+    let mut c = Udp::new(apdf());
+    c.out(&register(&inside_a(), 1, 3600));
+    c.inbound(SIP, &register_reply("200 OK", &c.public(), 1, 3600))
+        .only_inside();
+    udp_invite(&mut c);
+    assert_eq!(c.h.w.alg_expectations(), 3);
+    assert_eq!(c.h.w.alg_sip_expectations_of(ip(SUB1)), 3);
+    // Past the media expectations' timeout (300 s), keeping the signalling binding alive.
+    for _ in 0..4 {
+        c.h.now += 80 * SEC;
+        // (Neighbour refreshes may leave with it: only the binding matters here.)
+        let f = udp(SUB_MAC, IN_MAC, SUB1, UA, SERVER, SIP, 64, b"\r\n\r\n");
+        assert!(!c.h.send(Side::Inside, &f).outside.is_empty());
+    }
+    c.h.poll();
+    assert_eq!(c.ev(Event::AlgSipExpectationExpired), 2);
+    assert_eq!(c.h.w.alg_expectations(), 1, "the registration stays");
+    assert_eq!(c.h.w.alg_sip_expectations_of(ip(SUB1)), 1);
+}
