@@ -29,7 +29,7 @@
 //! module: its per-connection state, the even/odd public port pair, session-tagged
 //! expectations).
 //!
-//! SIP (UDP and TCP, `[alg.sip]`) likewise lives in [`sip`] (its masters, one per subscriber
+//! SIP (UDP and TCP, `[alg.sip]`) likewise lives in `alg_glue/sip.rs` (its masters, one per subscriber
 //! endpoint and peer, the media port pairs, the registration's expectation).
 //!
 //! Not inspected: hairpinned packets and fragments (the payload is incomplete), TCP segments

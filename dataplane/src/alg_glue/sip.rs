@@ -42,26 +42,28 @@
 //!   granted capped by `alg.sip.register_max_secs`, is not consumed by use, and goes on
 //!   `expires=0` or when it times out.
 
-use super::{be16, put16, tcp_header, AlgState, Expect, SessionKind, Worker, NONE};
+mod apply;
+mod subs;
+
+use super::{tcp_header, AlgState, Expect, SessionKind, Worker, NONE};
 use crate::bindings::key;
 use crate::buf::PacketBuf;
-use crate::checksum;
 use crate::counters::{DropReason, Event};
 use crate::expectations::AlgKind;
-use crate::index::{hash64, Index};
 use crate::nat::{Filtering, NatState};
 use crate::translate::Flow;
 use crate::wire::ipv4::PROTO_UDP;
 use crate::wire::l4::tcp_flags;
-use crate::worker::{secs, ETH};
-use alg::edit::EditList;
+use crate::worker::secs;
 use alg::expect::Expectation;
 use alg::sip::{
     self, RegisterEvent, SipOutcome, SipPacket, SipSession, SipStream, Translation, Transport,
     MAX_EDITS, MAX_MEDIA,
 };
 use alg::Side as AlgSide;
+use apply::apply;
 use core::net::{Ipv4Addr, SocketAddrV4};
+use subs::SubCounts;
 
 /// Public RTP ports one message may have reserved (one per media line).
 const MAX_RESERVED: usize = MAX_MEDIA;
@@ -73,76 +75,6 @@ pub(super) struct SipSlot {
     session: SipSession,
     /// TCP: [inside → outside, outside → inside]; UDP: unused.
     streams: [SipStream; 2],
-}
-
-/// Waiting SIP expectations per subscriber address: a slab of (address, count) behind an
-/// [`Index`], an entry per subscriber with at least one (so never more entries than the
-/// expectation table holds).
-#[derive(Debug)]
-pub(super) struct SubCounts {
-    index: Index,
-    slab: Vec<(u32, u32)>,
-    free: Vec<u32>,
-}
-
-fn skey(ip: u32) -> u64 {
-    hash64(u64::from(ip) | 0x5349_5000_0000_0000)
-}
-
-impl SubCounts {
-    fn with_capacity(cap: u32) -> Self {
-        Self {
-            index: Index::with_capacity(cap),
-            slab: vec![(0, 0); cap as usize],
-            free: (0..cap).rev().collect(),
-        }
-    }
-
-    fn find(&self, ip: u32) -> Option<u32> {
-        self.index.find(skey(ip), |i| {
-            self.slab.get(i as usize).is_some_and(|e| e.0 == ip)
-        })
-    }
-
-    /// SIP expectations subscriber `ip` has waiting.
-    pub(super) fn count(&self, ip: u32) -> u32 {
-        self.find(ip)
-            .and_then(|i| self.slab.get(i as usize))
-            .map_or(0, |e| e.1)
-    }
-
-    fn inc(&mut self, ip: u32) {
-        if let Some(e) = self.find(ip).and_then(|i| self.slab.get_mut(i as usize)) {
-            e.1 += 1;
-            return;
-        }
-        let Some(i) = self.free.pop() else {
-            return;
-        };
-        if let Some(e) = self.slab.get_mut(i as usize) {
-            *e = (ip, 1);
-        }
-        if !self.index.insert(skey(ip), i) {
-            self.free.push(i);
-        }
-    }
-
-    fn dec(&mut self, ip: u32) {
-        let Some(i) = self.find(ip) else {
-            return;
-        };
-        if let Some(e) = self.slab.get_mut(i as usize) {
-            e.1 = e.1.saturating_sub(1);
-            if e.1 == 0 {
-                self.index.remove(skey(ip), i);
-                self.free.push(i);
-            }
-        }
-    }
-
-    fn memory(&self) -> usize {
-        self.index.memory() + self.slab.capacity() * 8 + self.free.capacity() * 4
-    }
 }
 
 /// SIP state per ALG session slot (same indices as the ALG session table).
@@ -630,94 +562,9 @@ impl<B: PacketBuf> Worker<B> {
     }
 }
 
-/// Applies `edits` to the payload at `payload_off` (original bytes `orig`), moving the tail
-/// within the tailroom and updating the IP total length, the UDP length (`udp`) and both
-/// checksums incrementally (RFC 1624; a zero UDP checksum stays zero). Returns the new end,
-/// or `None` when the result does not fit the tailroom or `mtu` (nothing changed).
-fn apply<B: PacketBuf, const N: usize>(
-    buf: &mut B,
-    f: &Flow,
-    payload_off: usize,
-    orig: &[u8],
-    edits: &EditList<N>,
-    mtu: u16,
-    udp: bool,
-) -> Option<usize> {
-    let delta = edits.total_delta();
-    let ip_total = i64::try_from(f.end - ETH).ok()?;
-    let new_total = ip_total + delta;
-    let fits = buf.data().len() == f.end
-        && new_total <= i64::from(mtu)
-        && (delta <= 0 || usize::try_from(delta).is_ok_and(|d| d <= buf.tailroom()));
-    if !fits {
-        return None;
-    }
-    let new_end = usize::try_from(i64::try_from(f.end).ok()? + delta).ok()?;
-    if new_end > f.end && !buf.set_len(new_end) {
-        return None;
-    }
-    let first = edits.iter().next().map_or(0, |e| e.offset()) & !1;
-    let old_sum = checksum::sum(&orig[first..], 0);
-    let d = buf.data_mut();
-    if alg::apply_edits(orig, edits.iter(), &mut d[payload_off..new_end]).is_err() {
-        // Cannot happen (edits come sorted and inside the payload); restore.
-        d[payload_off..f.end].copy_from_slice(orig);
-        buf.set_len(f.end);
-        return None;
-    }
-    let new_sum = checksum::sum(&d[payload_off + first..new_end], 0);
-    let old_l4 = u16::try_from(f.end - f.l4_off).unwrap_or(0);
-    let new_l4 = u16::try_from(new_end - f.l4_off).unwrap_or(0);
-    let old_total = u16::try_from(ip_total).unwrap_or(0);
-    let new_total = u16::try_from(new_total).unwrap_or(0);
-    let (old_p, new_p) = (
-        u16::try_from(old_sum).unwrap_or(0xffff),
-        u16::try_from(new_sum).unwrap_or(0xffff),
-    );
-    let csum_at = f.l4_off + if udp { 6 } else { 16 };
-    let mut c = be16(d, csum_at);
-    if udp {
-        // RFC 768: the length is in the pseudo-header and in the UDP header.
-        c = checksum::udp_update16(c, old_l4, new_l4);
-        c = checksum::udp_update16(c, old_l4, new_l4);
-        c = checksum::udp_update16(c, old_p, new_p);
-        put16(d, f.l4_off + 4, new_l4);
-    } else {
-        c = checksum::update16(c, old_l4, new_l4);
-        c = checksum::update16(c, old_p, new_p);
-    }
-    put16(d, csum_at, c);
-    put16(d, ETH + 2, new_total);
-    let ipc = checksum::update16(be16(d, ETH + 10), old_total, new_total);
-    put16(d, ETH + 10, ipc);
-    if new_end < f.end {
-        buf.set_len(new_end);
-    }
-    Some(new_end)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn subscriber_counts_follow_installs_and_removals() {
-        let mut c = SubCounts::with_capacity(4);
-        c.inc(1);
-        c.inc(1);
-        c.inc(2);
-        assert_eq!((c.count(1), c.count(2), c.count(3)), (2, 1, 0));
-        c.dec(1);
-        c.dec(1);
-        c.dec(1);
-        c.dec(3);
-        assert_eq!((c.count(1), c.count(2)), (0, 1));
-        // Freed entries are reused.
-        for ip in 10..13 {
-            c.inc(ip);
-        }
-        assert_eq!(c.count(12), 1);
-    }
 
     #[test]
     fn a_sip_slot_size_is_known() {
