@@ -886,3 +886,41 @@ fn a_registration_does_not_keep_older_media_expectations_from_expiring() {
     assert_eq!(c.h.w.alg_expectations(), 1, "the registration stays");
     assert_eq!(c.h.w.alg_sip_expectations_of(ip(SUB1)), 1);
 }
+
+#[test]
+fn early_media_and_a_re_invite_add_to_the_call_and_bye_removes_all() {
+    let mut c = Udp::new(lab());
+    let p = udp_invite(&mut c);
+    // 183 Session Progress with the peer's SDP: early media relations.
+    let early = ok_sdp(&c.public(), PEER, "UDP").replace("200 OK", "183 Session Progress");
+    let back = c.inbound(SIP, &early).only_inside();
+    assert_eq!(
+        text(&back),
+        ok_sdp(&inside_a(), PEER, "UDP").replace("200 OK", "183 Session Progress")
+    );
+    assert_eq!(c.h.w.alg_expectations(), 4);
+    c.inbound(SIP, &ok_sdp(&c.public(), PEER, "UDP"))
+        .only_inside();
+    assert_eq!(c.h.w.alg_expectations(), 4, "the same relations, refreshed");
+    // A re-INVITE moving the subscriber's media to 6002 gets a second public pair.
+    let re = invite(&inside_a(), SUB, 6002, "UDP").replace("CSeq: 1 INVITE", "CSeq: 3 INVITE");
+    let out = c.out(&re);
+    let q = m_port(&text(&out));
+    assert_ne!(q, p);
+    assert_eq!(q % 2, 0);
+    assert_eq!(
+        text(&out),
+        invite(&c.public(), &dotted(c.pub_ip), q, "UDP")
+            .replace("CSeq: 1 INVITE", "CSeq: 3 INVITE")
+    );
+    assert_eq!(c.h.w.alg_expectations(), 6);
+    let inside = c.media(7000, q, RTP).only_inside();
+    assert_eq!(
+        inside,
+        udp(IN_MAC, SUB_MAC, SERVER, 7000, SUB1, 6002, 63, RTP)
+    );
+    // BYE removes what is still waiting (the first pair and the relations).
+    c.out(&msg(BYE, &[("{T}", "UDP"), ("{A}", &inside_a())]));
+    assert_eq!(c.h.w.alg_expectations(), 0);
+    assert_eq!(c.ev(Event::AlgSipExpectationEvicted), 5);
+}
