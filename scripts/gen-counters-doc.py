@@ -37,7 +37,8 @@ for path, prefix, what in [("alg/src/ftp/mod.rs", "alg_ftp_", "FTP"),
                            ("alg/src/h323/mod.rs", "alg_h323_", "H.323"),
                            ("alg/src/rtsp/mod.rs", "alg_rtsp_", "RTSP"),
                            ("alg/src/pptp/mod.rs", "alg_pptp_", "PPTP"),
-                           ("alg/src/pptp/gre.rs", "alg_pptp_gre_", "PPTP GRE")]:
+                           ("alg/src/pptp/gre.rs", "alg_pptp_gre_", "PPTP GRE"),
+                           ("alg/src/sip/mod.rs", "alg_sip_", "SIP")]:
     a = (root / path).read_text()
     generic = {
         "alg_pptp_gre_": ("PPTP GRE packets translated (both directions).",

@@ -545,7 +545,8 @@ impl Appliance for Api {
                         s.alg_sessions
                             .saturating_sub(s.alg_h323_sessions)
                             .saturating_sub(s.alg_rtsp_sessions)
-                            .saturating_sub(s.alg_pptp_sessions),
+                            .saturating_sub(s.alg_pptp_sessions)
+                            .saturating_sub(s.alg_sip_sessions),
                     )
                 }),
                 messages_rewritten: sum(&|s| s.counters.alg_ftp.rewrites),
@@ -585,6 +586,14 @@ impl Appliance for Api {
                 errors: sum(&|s| {
                     s.counters.alg_pptp.total_failures() + s.counters.alg_pptp_gre.total_failures()
                 }),
+            },
+            AlgStatus {
+                name: "sip".into(),
+                enabled: cfg.alg.sip.enabled,
+                ports: cfg.alg.sip.ports.clone(),
+                sessions: sum(&|s| u64::from(s.alg_sip_sessions)),
+                messages_rewritten: sum(&|s| s.counters.alg_sip.rewrites),
+                errors: sum(&|s| s.counters.alg_sip.total_failures()),
             },
         ]
     }

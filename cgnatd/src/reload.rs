@@ -52,6 +52,7 @@ fn without_live(c: &Config, from: &Config) -> Config {
     x.alg.h323 = from.alg.h323.clone();
     x.alg.rtsp = from.alg.rtsp.clone();
     x.alg.pptp = from.alg.pptp.clone();
+    x.alg.sip = from.alg.sip.clone();
     x.alg.max_expectations_per_session = from.alg.max_expectations_per_session;
     x.alg.expectation_timeout_secs = from.alg.expectation_timeout_secs;
     x
@@ -211,7 +212,9 @@ prefixes = ["203.0.113.0/24"]
             "[alg.ftp]\nenabled = false\nports = [21, 2121]\n[alg.h323]\nenabled = true\n\
              ras_ports = [1719, 11719]\n[alg]\nexpectation_timeout_secs = 60\n\
              [alg.rtsp]\nenabled = true\nports = [554, 8554]\ndestination = \"strip\"\n\
-             [alg.pptp]\nenabled = true\nports = [1723, 11723]\ngre_timeout_secs = 120\n",
+             [alg.pptp]\nenabled = true\nports = [1723, 11723]\ngre_timeout_secs = 120\n\
+             [alg.sip]\nenabled = true\nports = [5060, 5080]\nmax_expectations_per_subscriber = 8\n\
+             register_max_secs = 600\n",
         );
         let changed = reload(&p, &mut cfg, &inboxes).unwrap();
         assert_eq!(changed, vec!["alg"]);
@@ -232,6 +235,10 @@ prefixes = ["203.0.113.0/24"]
             assert!(s.alg.pptp.enabled);
             assert_eq!(s.alg.pptp.ports(), &[1723, 11723]);
             assert_eq!(s.alg.pptp_gre_timeout_secs, 120);
+            assert!(s.alg.sip.enabled);
+            assert_eq!(s.alg.sip.ports(), &[5060, 5080]);
+            assert_eq!(s.alg.sip_max_expectations_per_subscriber, 8);
+            assert_eq!(s.alg.sip_register_max_secs, 600);
         }
         let p = write(&dir, "[alg]\nmax_expectations_per_worker = 10\n");
         let e = reload(&p, &mut cfg, &inboxes).unwrap_err();

@@ -43,6 +43,8 @@ pub struct WorkerSnapshot {
     pub alg_rtsp_sessions: u32,
     /// Of those, PPTP control connections.
     pub alg_pptp_sessions: u32,
+    /// SIP masters (UDP peers and TCP connections), part of `alg_sessions`.
+    pub alg_sip_sessions: u32,
     /// `[tcp, udp, icmp]` × `[bindings, sessions]`.
     pub by_proto: [[u32; 2]; 3],
     /// Share of loop time spent on iterations that had frames, over the last interval.
@@ -148,6 +150,7 @@ impl WorkerEnd {
                 alg_h323_sessions: w.alg_h323_sessions(),
                 alg_rtsp_sessions: w.alg_rtsp_sessions(),
                 alg_pptp_sessions: w.alg_pptp_sessions(),
+                alg_sip_sessions: w.alg_sip_sessions(),
                 by_proto: nat.counts_by_protocol(),
                 busy_ratio: ratio(busy, total),
                 events_lost: w.events_lost(),

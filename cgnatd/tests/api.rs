@@ -760,6 +760,7 @@ fn every_rpc_against_a_running_cgnatd() {
                 ("h323", false, &[1720u32][..]),
                 ("rtsp", false, &[554u32][..]),
                 ("pptp", false, &[1723u32][..]),
+                ("sip", false, &[5060u32][..]),
             ],
             "the configured ALGs with their defaults"
         );
@@ -822,7 +823,7 @@ fn every_rpc_against_a_running_cgnatd() {
             ),
             (
                 change(Change::Alg(pb::SetAlg {
-                    name: "sip".into(),
+                    name: "mgcp".into(),
                     enabled: Some(false),
                     ports: vec![],
                 })),
@@ -905,7 +906,7 @@ fn every_rpc_against_a_running_cgnatd() {
             "{running}"
         );
         let e = c
-            .change_config(auth(alg("sip", Some(true), vec![])))
+            .change_config(auth(alg("mgcp", Some(true), vec![])))
             .await
             .unwrap_err();
         assert_eq!(e.code(), Code::NotFound, "{e:?}");

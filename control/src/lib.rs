@@ -15,6 +15,7 @@ pub mod registry;
 pub mod state;
 
 pub use config::PptpAlgConfig;
+pub use config::SipAlgConfig;
 pub use config::{
     AddrParseError, AlgSectionConfig, AlgSwitch, ApiConfig, ArpConfig, Config, ConfigError,
     DataplaneConfig, EalConfig, Filtering, FragmentsConfig, H323Switch, InsideConfig, Ipv4Prefix,

@@ -12,7 +12,7 @@ use control::config::{
 };
 use control::{
     AlgSectionConfig, AlgSwitch, Config, ConfigError, H323Switch, Ipv4Prefix, PoolConfig,
-    PoolEntry, PptpAlgConfig, RtspAlgConfig, RtspDestination,
+    PoolEntry, PptpAlgConfig, RtspAlgConfig, RtspDestination, SipAlgConfig,
 };
 use proptest::prelude::*;
 
@@ -142,6 +142,12 @@ fn full_example_parses_to_expected_struct() {
                 enabled: false,
                 ports: vec![554],
                 destination: RtspDestination::Refuse,
+            },
+            sip: SipAlgConfig {
+                enabled: false,
+                ports: vec![5060],
+                max_expectations_per_subscriber: 16,
+                register_max_secs: 3600,
             },
             max_expectations_per_worker: 4096,
             max_sessions_per_worker: 4096,
@@ -530,6 +536,13 @@ const BAD: &[Case] = &[
     (&[Set("alg.pptp", "ports", "[21]")], Some("alg.pptp.ports"), "alg.pptp.ports: port 21 is also in alg.ftp.ports (one ALG per TCP port)"),
     (&[Set("alg.pptp", "gre_timeout_secs", "0")], Some("alg.pptp.gre_timeout_secs"), "alg.pptp.gre_timeout_secs: must be between 1 and 86400 (got 0)"),
     (&[Set("alg.pptp", "gre_timeout", "30")], Some("alg.pptp.gre_timeout"), r#"unknown key "gre_timeout" in [alg.pptp]"#),
+    (&[Set("alg.sip", "ports", "[]")], Some("alg.sip.ports"), "alg.sip.ports: between 1 and 16 ports (got 0)"),
+    (&[Set("alg.sip", "ports", "[5060, 5060]")], Some("alg.sip.ports"), "port 5060 is listed twice"),
+    (&[Set("alg.sip", "ports", "[5060, 69]")], Some("alg.sip.ports"), "alg.sip.ports: port 69 is also in alg.tftp.ports (one ALG per port)"),
+    (&[Set("alg.sip", "ports", "[554]")], Some("alg.sip.ports"), "alg.sip.ports: port 554 is also in alg.rtsp.ports (one ALG per port)"),
+    (&[Set("alg.sip", "max_expectations_per_subscriber", "1")], Some("alg.sip.max_expectations_per_subscriber"), "must be between 2 and 1024 (got 1)"),
+    (&[Set("alg.sip", "register_max_secs", "86401")], Some("alg.sip.register_max_secs"), "must be between 60 and 86400 (got 86401)"),
+    (&[Set("alg.sip", "max_calls", "4")], Some("alg.sip.max_calls"), r#"unknown key "max_calls" in [alg.sip]"#),
 ];
 
 #[test]
@@ -555,6 +568,30 @@ fn alg_pptp_defaults_off_and_parses() {
             enabled: true,
             ports: vec![1723, 11723],
             gre_timeout_secs: 7200,
+        }
+    );
+}
+
+#[test]
+fn alg_sip_defaults_off_and_parses() {
+    let c = Config::from_toml_str(&build(&[])).unwrap();
+    assert_eq!(c.alg.sip, SipAlgConfig::default());
+    assert!(!c.alg.sip.enabled, "RFC 4787 REQ-10: off by default");
+    assert_eq!(c.alg.sip.ports, vec![5060]);
+    let c = Config::from_toml_str(&build(&[
+        Set("alg.sip", "enabled", "true"),
+        Set("alg.sip", "ports", "[5060, 5080]"),
+        Set("alg.sip", "max_expectations_per_subscriber", "32"),
+        Set("alg.sip", "register_max_secs", "600"),
+    ]))
+    .unwrap();
+    assert_eq!(
+        c.alg.sip,
+        SipAlgConfig {
+            enabled: true,
+            ports: vec![5060, 5080],
+            max_expectations_per_subscriber: 32,
+            register_max_secs: 600,
         }
     );
 }

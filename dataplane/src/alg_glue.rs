@@ -32,6 +32,9 @@
 //! reserved like a port, and the GRE v1 packets of its calls translated by Call ID
 //! (`alg_glue/gre.rs`, called from the worker for IP protocol 47).
 //!
+//! SIP (UDP and TCP, `[alg.sip]`) likewise lives in `alg_glue/sip.rs` (its masters, one per subscriber
+//! endpoint and peer, the media port pairs, the registration's expectation).
+//!
 //! Not inspected: hairpinned packets and fragments (the payload is incomplete), TCP segments
 //! of sessions picked up mid-stream.
 
@@ -56,7 +59,9 @@ use core::net::{Ipv4Addr, SocketAddrV4};
 mod gre;
 mod h323;
 mod pptp;
+mod sip;
 pub use alg::rtsp::DestinationPolicy as RtspDestinationPolicy;
+use sip::SipSessions;
 
 #[path = "alg_rtsp.rs"]
 mod alg_rtsp;
@@ -128,6 +133,13 @@ pub struct AlgConfig {
     pub rtsp: AlgPorts,
     /// RTSP: what to do with a `destination=` naming a third host. Live.
     pub rtsp_destination: alg::rtsp::DestinationPolicy,
+    /// SIP (UDP and TCP). Live.
+    pub sip: AlgPorts,
+    /// SIP: expectations (media and registration) one subscriber may have waiting. Live.
+    pub sip_max_expectations_per_subscriber: u16,
+    /// SIP: the longest a registration's inbound expectation lives (its Expires, capped by
+    /// this). Live.
+    pub sip_register_max_secs: u32,
     /// Expectations a worker holds at once (table size; restart).
     pub max_expectations: u32,
     /// ALG control sessions (FTP) a worker tracks at once (table size; restart).
@@ -155,6 +167,11 @@ impl Default for AlgConfig {
             // RFC 4787 REQ-10 too: RTSP's pinholes (RTP, RTCP) are UDP.
             rtsp: AlgPorts::new(false, &[alg::rtsp::RTSP_PORT]),
             rtsp_destination: alg::rtsp::DestinationPolicy::Refuse,
+            // RFC 4787 REQ-10 too: SIP's pinholes (RTP, RTCP, the registered Contact) are
+            // mostly UDP.
+            sip: AlgPorts::new(false, &[alg::sip::SIP_PORT]),
+            sip_max_expectations_per_subscriber: 16,
+            sip_register_max_secs: 3600,
             max_expectations: 4096,
             max_sessions: 4096,
             max_expectations_per_session: 1,
@@ -181,6 +198,9 @@ pub(crate) enum SessionKind {
     Rtsp,
     /// PPTP control (its parser state lives in `pptp`'s slot table, same index).
     Pptp,
+    /// A SIP master (its parser state lives in `sip`'s slot table, same index); `tcp`: a
+    /// TCP connection, else a UDP peer of the binding.
+    Sip { tcp: bool },
 }
 
 /// ALG state of one FTP control, RTSP control or H.323 TCP session.
@@ -329,6 +349,7 @@ pub(crate) struct AlgState {
     scratch: Vec<u8>,
     rtsp: RtspSessions,
     pptp: pptp::PptpSessions,
+    sip: SipSessions,
 }
 
 impl AlgState {
@@ -339,6 +360,7 @@ impl AlgState {
             scratch: vec![0; usize::from(u16::MAX)],
             rtsp: RtspSessions::with_capacity(c.max_sessions),
             pptp: pptp::PptpSessions::with_capacity(c.max_sessions),
+            sip: SipSessions::with_capacity(c.max_sessions, c.max_expectations),
         }
     }
 }
@@ -356,6 +378,7 @@ fn refused_event(alg: AlgKind) -> Event {
         AlgKind::Ftp => Event::AlgFtpExpectationRefused,
         AlgKind::Tftp => Event::AlgTftpExpectationRefused,
         AlgKind::Rtsp => Event::AlgRtspExpectationRefused,
+        AlgKind::Sip { .. } => Event::AlgSipExpectationRefused,
         AlgKind::H323(_) => Event::AlgH323ExpectationRefused,
     }
 }
@@ -374,6 +397,9 @@ fn gone_event(alg: AlgKind, why: Gone) -> Event {
         (AlgKind::Rtsp, Gone::Used) => Event::AlgRtspExpectationUsed,
         (AlgKind::Rtsp, Gone::Expired) => Event::AlgRtspExpectationExpired,
         (AlgKind::Rtsp, Gone::Evicted) => Event::AlgRtspExpectationEvicted,
+        (AlgKind::Sip { .. }, Gone::Used) => Event::AlgSipExpectationUsed,
+        (AlgKind::Sip { .. }, Gone::Expired) => Event::AlgSipExpectationExpired,
+        (AlgKind::Sip { .. }, Gone::Evicted) => Event::AlgSipExpectationEvicted,
     }
 }
 
@@ -492,6 +518,7 @@ impl<B: PacketBuf> Worker<B> {
             + self.alg.scratch.capacity()
             + self.alg.rtsp.memory()
             + self.alg.pptp.memory()
+            + self.alg.sip.memory()
     }
 
     /// Hook for a translated outbound (inside → outside) packet that is not hairpinned and
@@ -529,6 +556,9 @@ impl<B: PacketBuf> Worker<B> {
                 if self.cfg.alg.pptp.has(f.dport) {
                     return self.pptp_segment(buf, f, bidx, true, now);
                 }
+                if self.cfg.alg.sip.has(f.dport) {
+                    return self.sip_segment(buf, f, bidx, true, now);
+                }
                 if self.cfg.alg.h323.has(f.dport) || self.alg.sessions.h323_children > 0 {
                     self.h323_segment(buf, f, bidx, true, now);
                 }
@@ -549,6 +579,8 @@ impl<B: PacketBuf> Worker<B> {
                     self.tftp_request(buf, f, bidx, now);
                 } else if self.cfg.alg.h323_ras.selects(f.dport) {
                     self.h323_ras(buf, f, bidx, true, now);
+                } else if self.cfg.alg.sip.selects(f.dport) {
+                    self.sip_datagram(buf, f, bidx, true, now);
                 }
                 Ok(())
             }
@@ -575,11 +607,16 @@ impl<B: PacketBuf> Worker<B> {
             if self.cfg.alg.pptp.has(f.sport) {
                 return self.pptp_segment(buf, f, bidx, false, now);
             }
+            if self.cfg.alg.sip.has(f.sport) {
+                return self.sip_segment(buf, f, bidx, false, now);
+            }
             if self.cfg.alg.h323.has(f.sport) || self.alg.sessions.h323_children > 0 {
                 self.h323_segment(buf, f, bidx, false, now);
             }
         } else if f.proto == PROTO_UDP && self.cfg.alg.h323_ras.selects(f.sport) {
             self.h323_ras(buf, f, bidx, false, now);
+        } else if f.proto == PROTO_UDP && self.cfg.alg.sip.selects(f.sport) {
+            self.sip_datagram(buf, f, bidx, false, now);
         }
         Ok(())
     }
@@ -613,6 +650,9 @@ impl<B: PacketBuf> Worker<B> {
         let Some(x) = self.alg.expect.get(xi).copied() else {
             return Ok(());
         };
+        if x.alg == (AlgKind::Sip { register: true }) && !self.sip_register_needed(f) {
+            return Ok(()); // the filter admits it anyway: not a use
+        }
         if now_s > x.expires_s {
             self.expectation_gone(xi, Gone::Expired, now_s);
             return Ok(());
@@ -691,7 +731,13 @@ impl<B: PacketBuf> Worker<B> {
                 }
             }
         }
-        self.expectation_gone(xi, Gone::Used, now_s);
+        if x.alg == (AlgKind::Sip { register: true }) {
+            // A registration admits the registrar until it expires, not once.
+            self.counters.inc(gone_event(x.alg, Gone::Used));
+            self.report_expectation(&x, false, now_s);
+        } else {
+            self.expectation_gone(xi, Gone::Used, now_s);
+        }
         Ok(())
     }
 
@@ -754,6 +800,9 @@ impl<B: PacketBuf> Worker<B> {
                 m.unexpect(xi);
             }
         }
+        if let AlgKind::Sip { .. } = x.alg {
+            self.alg.sip.expectation_gone(x.sub_ip);
+        }
         self.counters.inc(gone_event(x.alg, why));
         if why == Gone::Used {
             self.report_expectation(&x, false, now_s);
@@ -772,6 +821,8 @@ impl<B: PacketBuf> Worker<B> {
             (AlgKind::H323(_), false) => E::H323Used,
             (AlgKind::Rtsp, true) => E::RtspCreated,
             (AlgKind::Rtsp, false) => E::RtspUsed,
+            (AlgKind::Sip { .. }, true) => E::SipCreated,
+            (AlgKind::Sip { .. }, false) => E::SipUsed,
         };
         self.nat.events.push(WorkerEvent::Expectation {
             kind,
@@ -803,7 +854,7 @@ impl<B: PacketBuf> Worker<B> {
         // An H.323 message announces several endpoints at once (h245Address and fastStart
         // RTP/RTCP pairs): its masters get the ceiling.
         let limit = match x.alg {
-            AlgKind::H323(_) => MAX_EXPECTATIONS_PER_SESSION,
+            AlgKind::H323(_) | AlgKind::Sip { .. } => MAX_EXPECTATIONS_PER_SESSION,
             _ => self.cfg.alg.max_expectations_per_session,
         }
         .clamp(1, MAX_EXPECTATIONS_PER_SESSION);
@@ -837,6 +888,9 @@ impl<B: PacketBuf> Worker<B> {
             self.counters.inc(gone_event(x.alg, Gone::Evicted));
             return;
         };
+        if let AlgKind::Sip { .. } = x.alg {
+            self.alg.sip.expectation_installed(x.sub_ip);
+        }
         self.report_expectation(&x, true, now_s);
         if x.master != NONE {
             if let Some(m) = self.alg.sessions.master(x.master, x.master_gen) {
@@ -1195,6 +1249,7 @@ impl<B: PacketBuf> Worker<B> {
     fn drop_alg_session(&mut self, slot: u32) {
         self.rtsp_session_gone(slot);
         self.pptp_session_gone(slot);
+        self.sip_session_gone(slot);
         if let Some(s) = self.alg.sessions.remove(slot) {
             for &x in &s.expects[..usize::from(s.n_expects)] {
                 if let Some(e) = self.alg.expect.get_mut(x) {
@@ -1212,11 +1267,19 @@ impl<B: PacketBuf> Worker<B> {
         let now_s = secs(now);
         self.alg.rtsp.tick(now_s);
         self.pptp_poll(now_s, SWEEP_PER_POLL);
+        let mut first_rotated = None;
         for _ in 0..budget {
             let Some(o) = self.alg.expect.oldest() else {
                 break;
             };
-            if self.alg.expect.get(o).is_some_and(|x| x.expires_s >= now_s) {
+            if let Some(x) = self.alg.expect.get(o).filter(|x| x.expires_s >= now_s) {
+                // A SIP registration lives far longer than the expectations behind it: it
+                // goes to the young end so they still expire in time (once round).
+                if x.alg == (AlgKind::Sip { register: true }) && first_rotated != Some(o) {
+                    first_rotated = first_rotated.or(Some(o));
+                    self.alg.expect.refresh(o, x.expires_s);
+                    continue;
+                }
                 break;
             }
             self.expectation_gone(o, Gone::Expired, now_s);
@@ -1231,12 +1294,16 @@ impl<B: PacketBuf> Worker<B> {
             let Some(s) = self.alg.sessions.get(i) else {
                 continue;
             };
-            if self
-                .nat
-                .sessions
-                .find(s.binding, s.remote_ip, s.remote_port)
-                .is_none()
-            {
+            let gone = if s.kind == (SessionKind::Sip { tcp: false }) {
+                // A UDP SIP master lives as long as its binding (EIF keeps no sessions).
+                !sip::binding_alive(&self.nat, s.binding)
+            } else {
+                self.nat
+                    .sessions
+                    .find(s.binding, s.remote_ip, s.remote_port)
+                    .is_none()
+            };
+            if gone {
                 self.drop_alg_session(i);
             }
         }

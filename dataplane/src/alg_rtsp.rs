@@ -198,7 +198,7 @@ impl<B: PacketBuf> Worker<B> {
 
     /// Sequence correction of every segment of a corrected session (as FTP's).
     #[allow(clippy::too_many_arguments)]
-    fn rtsp_correct(
+    pub(super) fn rtsp_correct(
         &mut self,
         buf: &mut B,
         f: &Flow,

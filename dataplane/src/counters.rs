@@ -10,6 +10,7 @@ use alg::ftp::FtpError;
 use alg::h323::H323Error;
 use alg::pptp::{GreError, PptpError};
 use alg::rtsp::RtspError;
+use alg::sip::SipError;
 use alg::tftp::TftpError;
 use alg::AlgCounters;
 
@@ -200,6 +201,23 @@ enum_with_names! {
         AlgPptpCallExpired => "alg_pptp_calls_expired",
         /// PPTP calls connected but not translated: the GRE call table was full.
         AlgPptpCallTableFull => "alg_pptp_call_table_full",
+        /// SIP masters given the SIP ALG (a subscriber's SYN to a SIP port over TCP, the first
+        /// datagram to or from a SIP port over UDP).
+        AlgSipSession => "alg_sip_sessions",
+        /// SIP datagrams or segments whose rewrite did not fit the buffer's tailroom or the
+        /// next link's MTU: passed unmodified, nothing of the rewrite kept.
+        AlgSipNoRoom => "alg_sip_no_room",
+        /// SIP expectations used: RTP/RTCP from the peer arrived (inbound), the subscriber's
+        /// media left (outbound), or the registrar reached a registered Contact.
+        AlgSipExpectationUsed => "alg_sip_expectation_used",
+        /// SIP expectations that timed out unused (a registration: its Expires passed).
+        AlgSipExpectationExpired => "alg_sip_expectation_expired",
+        /// SIP expectations evicted (limits, or removed by BYE/CANCEL/an error response/
+        /// `expires=0`).
+        AlgSipExpectationEvicted => "alg_sip_expectation_evicted",
+        /// First packets to a SIP-expected public endpoint from a host other than the
+        /// expected peer (not admitted), or expectations that could no longer be honoured.
+        AlgSipExpectationRefused => "alg_sip_expectation_refused",
     }
 }
 
@@ -340,6 +358,8 @@ pub struct Counters {
     pub alg_pptp: AlgCounters<PptpError>,
     /// PPTP GRE: why a GRE datagram was not PPTP's (failures only).
     pub alg_pptp_gre: AlgCounters<GreError>,
+    /// SIP ALG: messages, rewrites, expectations created, failures by reason.
+    pub alg_sip: AlgCounters<SipError>,
 }
 
 const EVENT_COUNT: usize = Event::ALL.len();
@@ -356,6 +376,7 @@ impl Default for Counters {
             alg_rtsp: AlgCounters::default(),
             alg_pptp: AlgCounters::default(),
             alg_pptp_gre: AlgCounters::default(),
+            alg_sip: AlgCounters::default(),
         }
     }
 }
@@ -416,6 +437,7 @@ impl Counters {
             .chain(self.alg_rtsp.iter())
             .chain(self.alg_pptp.iter())
             .chain(self.alg_pptp_gre.iter())
+            .chain(self.alg_sip.iter())
     }
     /// Adds another worker's counters into this one.
     pub fn merge(&mut self, other: &Counters) {
@@ -431,5 +453,6 @@ impl Counters {
         self.alg_rtsp.merge(&other.alg_rtsp);
         self.alg_pptp.merge(&other.alg_pptp);
         self.alg_pptp_gre.merge(&other.alg_pptp_gre);
+        self.alg_sip.merge(&other.alg_sip);
     }
 }

@@ -127,6 +127,10 @@ pub enum ExpectationEvent {
     RtspCreated,
     /// The RTSP server's first media datagram arrived.
     RtspUsed,
+    /// SIP created one (RTP/RTCP of an SDP offer or answer, a registered Contact).
+    SipCreated,
+    /// The SIP child (media, or the registrar reaching the Contact) arrived.
+    SipUsed,
 }
 
 impl ExpectationEvent {
@@ -141,6 +145,8 @@ impl ExpectationEvent {
             ExpectationEvent::H323Used => "h323 expectation used",
             ExpectationEvent::RtspCreated => "rtsp expectation created",
             ExpectationEvent::RtspUsed => "rtsp expectation used",
+            ExpectationEvent::SipCreated => "sip expectation created",
+            ExpectationEvent::SipUsed => "sip expectation used",
         }
     }
 }

@@ -31,6 +31,12 @@ pub enum AlgKind {
     H323(Option<alg::h323::H323Channel>),
     /// RTSP (`SETUP` and its 2xx reply: RTP and RTCP from the server).
     Rtsp,
+    /// SIP: media of an SDP offer/answer, or (`register`) the registrar reaching the
+    /// subscriber's registered Contact, which stays until the registration expires.
+    Sip {
+        /// The registration's expectation (not consumed by use).
+        register: bool,
+    },
 }
 
 /// No master (TFTP: the master is the request's own binding) / no reservation.

@@ -30,6 +30,7 @@ pub fn config() -> WorkerConfig {
     c.alg.h323 = crate::alg_glue::AlgPorts::new(true, &[alg::h323::Q931_PORT]);
     c.alg.h323_ras = crate::alg_glue::AlgPorts::new(true, &[alg::h323::RAS_PORT]);
     c.alg.pptp = crate::alg_glue::AlgPorts::new(true, &[alg::pptp::PPTP_PORT]);
+    c.alg.sip = crate::alg_glue::AlgPorts::new(true, &[alg::sip::SIP_PORT]);
     c
 }
 

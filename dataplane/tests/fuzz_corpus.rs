@@ -53,6 +53,7 @@ fn seeds() -> Vec<Vec<u8>> {
     s.push(v);
     s.push(h323_seed());
     s.push(pptp_seed());
+    s.push(sip_seed());
     s
 }
 
@@ -159,6 +160,166 @@ fn h323_seed() -> Vec<u8> {
         ),
     ));
     v
+}
+
+/// A SIP call through the ALG over UDP (INVITE with SDP, the 200 OK with SDP to every port of
+/// the pool's first blocks, RTP to them, BYE, a REGISTER and its 200) and an INVITE over TCP
+/// split in two segments, then retransmitted whole.
+fn sip_seed() -> Vec<u8> {
+    let pub_ip = [203, 0, 113, 1];
+    let crlf = |t: &str| t.replace('\n', "\r\n");
+    let sdp = crlf(
+        "v=0\no=- 1 1 IN IP4 100.64.0.2\ns=-\nc=IN IP4 100.64.0.2\nt=0 0\nm=audio 6000 RTP/AVP 0\n",
+    );
+    let invite = |t: &str, p: u16| {
+        crlf(&format!(
+            "INVITE sip:bob@198.51.100.2 SIP/2.0\nVia: SIP/2.0/{t} 100.64.0.2:{p};branch=z9hG4bK-1\nFrom: <sip:a@100.64.0.2:{p}>;tag=1\nTo: <sip:bob@198.51.100.2>\nCall-ID: c1@h\nCSeq: 1 INVITE\nContact: <sip:a@100.64.0.2:{p}>\nContent-Type: application/sdp\nContent-Length: {}\n\n",
+            sdp.len()
+        )) + &sdp
+    };
+    let peer_sdp = crlf("v=0\no=- 2 2 IN IP4 198.51.100.2\ns=-\nc=IN IP4 198.51.100.2\nt=0 0\nm=audio 7000 RTP/AVP 0\n");
+    let ok = |p: u16| {
+        crlf(&format!(
+            "SIP/2.0 200 OK\nVia: SIP/2.0/UDP 203.0.113.1:{p};branch=z9hG4bK-1\nFrom: <sip:a@203.0.113.1:{p}>;tag=1\nTo: <sip:bob@198.51.100.2>;tag=2\nCall-ID: c1@h\nCSeq: 1 INVITE\nContact: <sip:bob@198.51.100.2>\nContent-Type: application/sdp\nContent-Length: {}\n\n",
+            peer_sdp.len()
+        )) + &peer_sdp
+    };
+    let ports = 1024..1056u16;
+    let mut v = [
+        record(1, &arp_request(NH_MAC, SERVER, OUT_ADDR)),
+        record(0, &arp_request(SUB_MAC, SUB1, IN_ADDR)),
+        record(
+            0,
+            &udp(
+                SUB_MAC,
+                IN_MAC,
+                SUB1,
+                5060,
+                SERVER,
+                5060,
+                64,
+                invite("UDP", 5060).as_bytes(),
+            ),
+        ),
+    ]
+    .concat();
+    for p in ports.clone() {
+        v.extend(record(
+            1,
+            &udp(
+                NH_MAC,
+                OUT_MAC,
+                SERVER,
+                5060,
+                pub_ip,
+                p,
+                64,
+                ok(p).as_bytes(),
+            ),
+        ));
+    }
+    for p in ports.clone() {
+        v.extend(record(
+            1,
+            &udp(NH_MAC, OUT_MAC, SERVER, 7000, pub_ip, p, 64, b"\x80\x00rtp"),
+        ));
+    }
+    let reg = crlf("REGISTER sip:198.51.100.2 SIP/2.0\nVia: SIP/2.0/UDP 100.64.0.2:5060;branch=z9hG4bK-r\nFrom: <sip:a@198.51.100.2>;tag=r\nTo: <sip:a@198.51.100.2>\nCall-ID: r1@h\nCSeq: 1 REGISTER\nContact: <sip:a@100.64.0.2:5060>;expires=600\nContent-Length: 0\n\n");
+    v.extend(record(
+        0,
+        &udp(
+            SUB_MAC,
+            IN_MAC,
+            SUB1,
+            5060,
+            SERVER,
+            5060,
+            64,
+            reg.as_bytes(),
+        ),
+    ));
+    for p in ports.clone() {
+        let r = crlf(&format!("SIP/2.0 200 OK\nVia: SIP/2.0/UDP 203.0.113.1:{p};branch=z9hG4bK-r\nFrom: <sip:a@198.51.100.2>;tag=r\nTo: <sip:a@198.51.100.2>;tag=s\nCall-ID: r1@h\nCSeq: 1 REGISTER\nContact: <sip:a@203.0.113.1:{p}>;expires=600\nContent-Length: 0\n\n"));
+        v.extend(record(
+            1,
+            &udp(NH_MAC, OUT_MAC, SERVER, 5060, pub_ip, p, 64, r.as_bytes()),
+        ));
+    }
+    let bye = crlf("BYE sip:bob@198.51.100.2 SIP/2.0\nVia: SIP/2.0/UDP 100.64.0.2:5060;branch=z9hG4bK-2\nFrom: <sip:a@100.64.0.2:5060>;tag=1\nTo: <sip:bob@198.51.100.2>;tag=2\nCall-ID: c1@h\nCSeq: 2 BYE\nContent-Length: 0\n\n");
+    v.extend(record(
+        0,
+        &udp(
+            SUB_MAC,
+            IN_MAC,
+            SUB1,
+            5060,
+            SERVER,
+            5060,
+            64,
+            bye.as_bytes(),
+        ),
+    ));
+    // TCP: SYN, the SYN-ACK to every candidate port, the INVITE in two pieces, then whole.
+    v.extend(record(0, &seg(SUB1, 40200, SERVER, 5060, 1000, None, b"")));
+    for p in ports {
+        v.extend(record(
+            1,
+            &seg(SERVER, 5060, pub_ip, p, 7000, Some(1001), b""),
+        ));
+    }
+    let inv = invite("TCP", 40200);
+    let (a, b) = inv.as_bytes().split_at(150);
+    v.extend(record(
+        0,
+        &seg(SUB1, 40200, SERVER, 5060, 1001, Some(7001), a),
+    ));
+    v.extend(record(
+        0,
+        &seg(SUB1, 40200, SERVER, 5060, 1151, Some(7001), b),
+    ));
+    v.extend(record(
+        0,
+        &seg(SUB1, 40200, SERVER, 5060, 1001, Some(7001), inv.as_bytes()),
+    ));
+    v
+}
+
+/// The SIP seed reaches the ALG: the UDP INVITE, its 200, the REGISTER and its 200, the BYE
+/// and the TCP INVITE parsed; RTP and RTCP admitted by expectations; the registration kept.
+#[test]
+fn sip_seed_exercises_the_alg() {
+    let mut h = Harness::new(dataplane::fuzz_harness::config());
+    let s = sip_seed();
+    let mut rest = &s[..];
+    while rest.len() >= 3 {
+        let len = usize::from(u16::from_be_bytes([rest[1], rest[2]]));
+        let side = if rest[0] & 1 == 0 {
+            dataplane::Side::Inside
+        } else {
+            dataplane::Side::Outside
+        };
+        h.send(side, &rest[3..3 + len]);
+        rest = &rest[3 + len..];
+    }
+    let c = h.w.counters();
+    // The 200s to the RTP/RTCP ports' bindings are parsed too (masters of those bindings,
+    // REGISTER replies unmatched there).
+    assert_eq!(c.alg_sip.messages, 10, "{c:?}");
+    assert_eq!(
+        c.alg_sip.failed(alg::sip::SipError::RegisterUnmatched),
+        2,
+        "{c:?}"
+    );
+    assert_eq!(
+        c.event(dataplane::Event::AlgSipExpectationUsed),
+        2,
+        "RTP and RTCP: {c:?}"
+    );
+    assert_eq!(
+        h.w.alg_expectations(),
+        3,
+        "the registration and the TCP INVITE's RTP/RTCP: {c:?}"
+    );
 }
 
 /// The H.323 seed reaches the ALG: messages parsed, the H.245 and media expectations used.

@@ -234,13 +234,14 @@ impl SipStream {
         }
     }
 
-    /// The remembered media ports (to restore them when a packet's rewrite is cancelled).
-    pub(super) fn remembered_media(&self) -> Option<(u32, [MediaMap; MAX_MEDIA], u8)> {
+    /// The remembered media ports (to restore them when a packet's rewrite is cancelled,
+    /// here or by the dataplane when the rewrite does not fit the buffer).
+    pub fn remembered_media(&self) -> Option<(u32, [MediaMap; MAX_MEDIA], u8)> {
         self.media
     }
 
     /// Puts back what [`SipStream::remembered_media`] returned.
-    pub(super) fn restore_media(&mut self, m: Option<(u32, [MediaMap; MAX_MEDIA], u8)>) {
+    pub fn restore_media(&mut self, m: Option<(u32, [MediaMap; MAX_MEDIA], u8)>) {
         self.media = m;
     }
 

@@ -52,6 +52,7 @@ pub fn validate(
                 "h323" => Some((&mut new.alg.h323.enabled, &mut new.alg.h323.ports)),
                 "rtsp" => Some((&mut new.alg.rtsp.enabled, &mut new.alg.rtsp.ports)),
                 "pptp" => Some((&mut new.alg.pptp.enabled, &mut new.alg.pptp.ports)),
+                "sip" => Some((&mut new.alg.sip.enabled, &mut new.alg.sip.ports)),
                 _ => None,
             };
             if let Some((switch_enabled, switch_ports)) = switch {
@@ -454,5 +455,32 @@ pool.prefixes = ["203.0.113.0/30"]
             err(ConfigChange::Undrain(ip("203.0.113.1"))),
             ApiError::FailedPrecondition(_)
         ));
+    }
+
+    #[test]
+    fn sip_alg_changes_keep_its_limits() {
+        let sip = vec![AlgStatus {
+            name: "sip".into(),
+            enabled: false,
+            ports: vec![5060],
+            sessions: 0,
+            messages_rewritten: 0,
+            errors: 0,
+        }];
+        let change = |ports: Vec<u16>| ConfigChange::Alg {
+            name: "sip".into(),
+            enabled: Some(true),
+            ports: Some(ports),
+        };
+        let v = validate(&cfg(), &sip, &[], change(vec![5060, 5080])).unwrap();
+        assert!(v.config.alg.sip.enabled);
+        assert_eq!(v.config.alg.sip.ports, vec![5060, 5080]);
+        assert_eq!(
+            v.config.alg.sip.max_expectations_per_subscriber,
+            cfg().alg.sip.max_expectations_per_subscriber
+        );
+        // SIP ports are UDP and TCP: not TFTP's either.
+        let e = validate(&cfg(), &sip, &[], change(vec![69])).unwrap_err();
+        assert!(e.to_string().contains("alg.tftp.ports"), "{e}");
     }
 }

@@ -858,6 +858,37 @@ impl Default for PptpAlgConfig {
     }
 }
 
+/// `[alg.sip]`: the SIP ALG, UDP and TCP (`docs/alg.md`, "SIP").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "a table")]
+pub struct SipAlgConfig {
+    /// New SIP masters to or from these ports get the ALG; default `false` (RFC 4787 REQ-10:
+    /// the pinholes SIP opens, RTP, RTCP and the registered Contact, are mostly UDP). Live.
+    pub enabled: bool,
+    /// SIP server ports, UDP and TCP, 1 to [`AlgSectionConfig::MAX_PORTS`], no duplicates,
+    /// none 0, none shared with another ALG's ports of the same protocol; default `[5060]`.
+    /// Live.
+    pub ports: Vec<u16>,
+    /// SIP expectations (media pinholes and relations, registrations) one subscriber may
+    /// have waiting on a worker, `2..=1024`; beyond, a message's media open nothing
+    /// (`alg_sip_call_limit`). Default 16. Live.
+    pub max_expectations_per_subscriber: u16,
+    /// Longest life of a registration's inbound expectation, seconds, `60..=86400`: the
+    /// Expires the registrar granted, capped by this. Default 3600. Live.
+    pub register_max_secs: u32,
+}
+
+impl Default for SipAlgConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            ports: vec![5060],
+            max_expectations_per_subscriber: 16,
+            register_max_secs: 3600,
+        }
+    }
+}
+
 /// `[alg]`: the ALGs (`docs/alg.md`) and their expectations.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, expecting = "a table")]
@@ -870,6 +901,8 @@ pub struct AlgSectionConfig {
     pub h323: H323Switch,
     /// RTSP (TCP); default off (RFC 4787 REQ-10: the pinholes it opens are UDP), port 554.
     pub rtsp: RtspAlgConfig,
+    /// SIP (UDP and TCP); default off (RFC 4787 REQ-10), port 5060.
+    pub sip: SipAlgConfig,
     /// Expectations each worker holds at once, `1..=1048576`; beyond, the oldest is evicted.
     /// Default 4096. Restart.
     pub max_expectations_per_worker: u32,
@@ -903,6 +936,7 @@ impl Default for AlgSectionConfig {
             },
             h323: H323Switch::default(),
             rtsp: RtspAlgConfig::default(),
+            sip: SipAlgConfig::default(),
             max_expectations_per_worker: 4096,
             max_sessions_per_worker: 4096,
             max_expectations_per_session: 1,

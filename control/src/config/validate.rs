@@ -918,7 +918,38 @@ fn validate_api(a: &ApiConfig) -> Result {
     Ok(())
 }
 
+/// `[alg.sip]`: its ports are UDP and TCP, so they may not be another ALG's of either.
+fn validate_alg_sip(a: &AlgSectionConfig) -> Result {
+    for (other, ports) in [
+        ("alg.ftp.ports", &a.ftp.ports),
+        ("alg.tftp.ports", &a.tftp.ports),
+        ("alg.h323.ports", &a.h323.ports),
+        ("alg.h323.ras_ports", &a.h323.ras_ports),
+        ("alg.rtsp.ports", &a.rtsp.ports),
+    ] {
+        if let Some(p) = a.sip.ports.iter().find(|p| ports.contains(p)) {
+            return Err(invalid(
+                "alg.sip.ports",
+                format!("port {p} is also in {other} (one ALG per port)"),
+            ));
+        }
+    }
+    between(
+        "alg.sip.max_expectations_per_subscriber",
+        a.sip.max_expectations_per_subscriber,
+        2,
+        1024,
+    )?;
+    between(
+        "alg.sip.register_max_secs",
+        a.sip.register_max_secs,
+        60,
+        86_400,
+    )
+}
+
 fn validate_alg(a: &AlgSectionConfig) -> Result {
+    validate_alg_sip(a)?;
     for (key, ports) in [
         ("alg.ftp.ports", &a.ftp.ports),
         ("alg.tftp.ports", &a.tftp.ports),
@@ -926,6 +957,7 @@ fn validate_alg(a: &AlgSectionConfig) -> Result {
         ("alg.h323.ras_ports", &a.h323.ras_ports),
         ("alg.rtsp.ports", &a.rtsp.ports),
         ("alg.pptp.ports", &a.pptp.ports),
+        ("alg.sip.ports", &a.sip.ports),
     ] {
         if ports.is_empty() || ports.len() > AlgSectionConfig::MAX_PORTS {
             return Err(invalid(
