@@ -230,7 +230,10 @@ fn quick_run_writes_a_complete_report() {
         }
     }
     for k in ["alg_ftp_mpps", "alg_sip_mpps"] {
-        assert_eq!(get(k), Value::Num(0.0), "{k}");
+        match get(k) {
+            Value::Num(v) => assert!(v > 0.0, "{k} = {v}"),
+            other => panic!("{k} is not a number: {other:?}"),
+        }
     }
     // The generator's accounting: with no bottleneck dropping frames, every frame sent through
     // the worker came back (packets counted in equal packets counted out).
