@@ -3,9 +3,11 @@
 //! **From an inside host** (the subscriber's UA): every `host[:port]` span whose host is the
 //! subscriber's own inside address becomes the master's public address (the Request-URI,
 //! Via sent-by, Contact, From, To, Record-Route, Route — From/To therefore only where they
-//! carry the subscriber's own address); its port becomes the master's public port when it is
-//! the master's inside port (an absent port means 5060, RFC 3261 §19.1.2, and is written out
-//! when the public port differs); other ports are left as written. SDP `o=`, `c=` and the
+//! carry the subscriber's own address) when its port is the master's inside port (an absent
+//! port means 5060, RFC 3261 §19.1.2, and is written out when the public port differs), and
+//! that port becomes the master's public port. A span naming another port of the subscriber
+//! is left as written: that endpoint has no public counterpart, and the public address with
+//! the inside port number would name a port of another subscriber's block. SDP `o=`, `c=` and the
 //! `a=rtcp` address become the public address, each `m=` port the public RTP port the
 //! dataplane allocated, `a=rtcp` the public RTCP port (RTP + 1). Content-Length is rewritten to
 //! the new body length. Before anything is rewritten, [`SipMessage::check_outbound`] refuses
@@ -196,12 +198,16 @@ impl SipMessage {
                 if s.addr != Some(own) {
                     return Ok(None);
                 }
+                // Only the master's own endpoint has a public counterpart. Another port of the
+                // subscriber (a Contact or Via naming a listening port that is not the one the
+                // message was sent from) has none: rewriting just its address would name a
+                // public port of some other subscriber's block, so it is left as written (as
+                // Linux's nf_nat_sip does).
                 let port = match s.port {
                     Some(p) if p == t.inside.port() => Some(t.public.port()),
-                    Some(p) => Some(p),
-                    None if t.inside.port() == SIP_PORT && t.public.port() != SIP_PORT => {
-                        Some(t.public.port())
-                    }
+                    Some(_) => return Ok(None),
+                    None if t.inside.port() != SIP_PORT => return Ok(None),
+                    None if t.public.port() != SIP_PORT => Some(t.public.port()),
                     None => None,
                 };
                 Some(hostport_text(public, port))

@@ -1159,3 +1159,65 @@ fn a_tls_or_binary_stream_is_given_up_at_its_first_bytes() {
     assert_eq!(scan.message_starts(), &[4]);
     assert!(!st.is_dead());
 }
+
+/// A Contact (or Via, From) naming another port of the subscriber than the one the message was
+/// sent from has no public counterpart: it is left as written. Rewriting only its address
+/// would name that port number on the shared public address — a port of some other
+/// subscriber's block, where calls for this one would be delivered.
+#[test]
+fn another_port_of_the_subscriber_is_left_as_written() {
+    let p = msg(
+        &UAC_INVITE
+            .replace(
+                "Contact: sip:sipp@100.64.0.2:5060",
+                "Contact: sip:sipp@100.64.0.2:5070",
+            )
+            .replace(
+                "From: sipp <sip:sipp@100.64.0.2:5060>",
+                "From: sipp <sip:sipp@100.64.0.2>",
+            ),
+        "\r\n",
+    );
+    let (_, out) = outbound_rewrite(&p, Transport::Udp);
+    let out = String::from_utf8(out).unwrap();
+    let want = String::from_utf8(msg(
+        &UAC_INVITE_OUT.replace(
+            "Contact: sip:sipp@203.0.113.200:40000",
+            "Contact: sip:sipp@100.64.0.2:5070",
+        ),
+        "\r\n",
+    ))
+    .unwrap();
+    assert_eq!(
+        out, want,
+        "Contact kept; Via and the port-less From (5060) rewritten"
+    );
+    // Sent from another port than 5060, a port-less URI (meaning 5060) is not the sender's
+    // endpoint either.
+    let t = Translation {
+        inside: sa(INSIDE, 5062),
+        ..tr()
+    };
+    let p = msg(
+        &UAC_INVITE
+            .replace("100.64.0.2:5060", "100.64.0.2:5062")
+            .replace(
+                "From: sipp <sip:sipp@100.64.0.2:5062>",
+                "From: sipp <sip:sipp@100.64.0.2>",
+            ),
+        "\r\n",
+    );
+    let m = SipMessage::parse(&p, 0, Transport::Udp).unwrap();
+    m.check_outbound(&t).unwrap();
+    let out = apply(&p, &m.rewrite_outbound::<MAX_EDITS>(&t, &MAP).unwrap());
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.contains("From: sipp <sip:sipp@100.64.0.2>;"), "{out}");
+    assert!(
+        out.contains("Via: SIP/2.0/UDP 203.0.113.200:40000;"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Contact: sip:sipp@203.0.113.200:40000\r\n"),
+        "{out}"
+    );
+}
