@@ -24,8 +24,13 @@ pub fn config() -> WorkerConfig {
     c.max_blocks_per_subscriber = 4;
     c.max_bindings = 256;
     c.max_subscribers = 64;
-    // Every ALG on, so hostile input reaches all of the glue (H.323, TFTP, PPTP are off by
-    // default; PPTP also makes GRE reach the packet path).
+    // Small tables: a fresh worker per input must be cheap for the fuzzer to run many.
+    c.max_sessions = 1024;
+    c.alg.max_sessions = 64;
+    c.alg.max_expectations = 128;
+    // Every ALG on, so hostile input reaches all of the glue (all but FTP are off by default;
+    // PPTP also makes GRE reach the packet path).
+    c.alg.rtsp = crate::alg_glue::AlgPorts::new(true, &[alg::rtsp::RTSP_PORT]);
     c.alg.tftp = crate::alg_glue::AlgPorts::new(true, &[69]);
     c.alg.h323 = crate::alg_glue::AlgPorts::new(true, &[alg::h323::Q931_PORT]);
     c.alg.h323_ras = crate::alg_glue::AlgPorts::new(true, &[alg::h323::RAS_PORT]);
