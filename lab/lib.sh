@@ -269,3 +269,27 @@ counter_value() {
         END { if (found) print sum; else exit 1 }
     ' "$1"
 }
+
+# ---------------------------------------------------------------------------
+# Lab test reporting (lab/tests/*.sh): PASS/FAIL lines and their counts; a test ends with
+#   echo "$TEST: $N_PASS passed, $N_FAIL failed"; [[ "$N_FAIL" -eq 0 ]]
+# and installs `trap cleanup EXIT` (stops every background process it started). A test that
+# needs more at exit defines its own cleanup after sourcing this file.
+# ---------------------------------------------------------------------------
+N_PASS=0 N_FAIL=0
+pass() {
+    N_PASS=$((N_PASS + 1))
+    printf '%sPASS%s %s\n' "$C_GRN" "$C_OFF" "$*"
+}
+fail() {
+    N_FAIL=$((N_FAIL + 1))
+    printf '%sFAIL%s %s\n' "$C_RED" "$C_OFF" "$*"
+}
+# check PASS_MSG FAIL_MSG CMD... -- PASS if CMD succeeds, else FAIL
+check() {
+    local ok=$1 ko=$2
+    shift 2
+    if "$@"; then pass "$ok"; else fail "$ko"; fi
+}
+# shellcheck disable=SC2317  # invoked by the trap
+cleanup() { bg_stop_all; }

@@ -24,22 +24,6 @@ FTP_IP=198.51.100.2
 TFTP_IP=198.51.100.3
 SUBS=(2 50 101)
 SIZE_MIB=4
-N_PASS=0 N_FAIL=0
-pass() {
-    N_PASS=$((N_PASS + 1))
-    printf '%sPASS%s %s\n' "$C_GRN" "$C_OFF" "$*"
-}
-fail() {
-    N_FAIL=$((N_FAIL + 1))
-    printf '%sFAIL%s %s\n' "$C_RED" "$C_OFF" "$*"
-}
-check() {
-    local ok=$1 ko=$2
-    shift 2
-    if "$@"; then pass "$ok"; else fail "$ko"; fi
-}
-# shellcheck disable=SC2317  # invoked by the trap
-cleanup() { bg_stop_all; }
 trap cleanup EXIT
 
 need_root

@@ -18,23 +18,6 @@ source "$(dirname "$0")/../lib.sh"
 TEST=logging
 OUT=$LAB_RUN_DIR/$TEST
 N=${N_SUBS:-20}
-N_PASS=0 N_FAIL=0
-pass() {
-    N_PASS=$((N_PASS + 1))
-    printf '%sPASS%s %s\n' "$C_GRN" "$C_OFF" "$*"
-}
-fail() {
-    N_FAIL=$((N_FAIL + 1))
-    printf '%sFAIL%s %s\n' "$C_RED" "$C_OFF" "$*"
-}
-# check PASS_MSG FAIL_MSG CMD... -- PASS if CMD succeeds, else FAIL
-check() {
-    local ok=$1 ko=$2
-    shift 2
-    if "$@"; then pass "$ok"; else fail "$ko"; fi
-}
-# shellcheck disable=SC2317  # invoked by the trap
-cleanup() { bg_stop_all; }
 trap cleanup EXIT
 
 need_root
