@@ -59,15 +59,6 @@ fn seg(
     v
 }
 
-fn payload_of(frame: &[u8]) -> Vec<u8> {
-    let p = etherparse::SlicedPacket::from_ethernet(frame).unwrap();
-    match p.transport {
-        Some(etherparse::TransportSlice::Tcp(t)) => t.payload().to_vec(),
-        Some(etherparse::TransportSlice::Udp(u)) => u.payload().to_vec(),
-        _ => panic!("no transport"),
-    }
-}
-
 fn seq_ack_of(frame: &[u8]) -> (u32, u32) {
     let ihl = usize::from(frame[14] & 0xf) * 4;
     let t = 14 + ihl;

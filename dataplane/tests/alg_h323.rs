@@ -9,7 +9,6 @@ use common::*;
 use dataplane::alg_glue::AlgPorts;
 use dataplane::nat::Filtering;
 use dataplane::{Event, Side, WorkerConfig};
-use etherparse::PacketBuilder;
 
 const SETUP: &[u8] = include_bytes!("../../alg/tests/fixtures/h323/setup.bin");
 const FACILITY_FORWARD: &[u8] =
@@ -30,43 +29,6 @@ fn cfg() -> WorkerConfig {
     cfg.alg.h323 = AlgPorts::new(true, &[Q931]);
     cfg.alg.h323_ras = AlgPorts::new(true, &[RAS]);
     cfg
-}
-
-/// A TCP segment with explicit seq, ack (None: no ACK flag), SYN and payload.
-fn seg(
-    smac: [u8; 6],
-    dmac: [u8; 6],
-    src: [u8; 4],
-    sport: u16,
-    dst: [u8; 4],
-    dport: u16,
-    ttl: u8,
-    seq: u32,
-    ack: Option<u32>,
-    syn: bool,
-    payload: &[u8],
-) -> Vec<u8> {
-    let mut b = PacketBuilder::ethernet2(smac, dmac)
-        .ipv4(src, dst, ttl)
-        .tcp(sport, dport, seq, 64240);
-    if syn {
-        b = b.syn();
-    }
-    if let Some(a) = ack {
-        b = b.ack(a);
-    }
-    let mut v = Vec::new();
-    b.write(&mut v, payload).unwrap();
-    v
-}
-
-fn payload_of(frame: &[u8]) -> Vec<u8> {
-    let p = etherparse::SlicedPacket::from_ethernet(frame).unwrap();
-    match p.transport {
-        Some(etherparse::TransportSlice::Tcp(t)) => t.payload().to_vec(),
-        Some(etherparse::TransportSlice::Udp(u)) => u.payload().to_vec(),
-        _ => panic!("no transport"),
-    }
 }
 
 /// (offset, announced port) of every `ipAddress` of `SUB1` in a fixture.

@@ -64,33 +64,6 @@ fn field(m: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([m[at], m[at + 1]])
 }
 
-fn seg(
-    smac: [u8; 6],
-    dmac: [u8; 6],
-    src: [u8; 4],
-    sport: u16,
-    dst: [u8; 4],
-    dport: u16,
-    ttl: u8,
-    seq: u32,
-    ack: Option<u32>,
-    syn: bool,
-    payload: &[u8],
-) -> Vec<u8> {
-    let mut b = PacketBuilder::ethernet2(smac, dmac)
-        .ipv4(src, dst, ttl)
-        .tcp(sport, dport, seq, 64240);
-    if syn {
-        b = b.syn();
-    }
-    if let Some(a) = ack {
-        b = b.ack(a);
-    }
-    let mut v = Vec::new();
-    b.write(&mut v, payload).unwrap();
-    v
-}
-
 fn tcp_payload(frame: &[u8]) -> Vec<u8> {
     let p = etherparse::SlicedPacket::from_ethernet(frame).unwrap();
     match p.transport {

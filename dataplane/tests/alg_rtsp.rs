@@ -7,50 +7,12 @@ use alg::rtsp::{DestinationPolicy, RtspError};
 use common::*;
 use dataplane::alg_glue::AlgPorts;
 use dataplane::{DropReason, Event, Side, WorkerConfig};
-use etherparse::PacketBuilder;
 
 const RTSP: u16 = 554;
 const CPORT: u16 = 40000; // the client's control port
 const CISN: u32 = 1000;
 const SISN: u32 = 5_000_000;
 const THIRD: [u8; 4] = [198, 51, 100, 9];
-
-/// A TCP segment with explicit seq, ack (None: no ACK flag), SYN, payload.
-fn seg(
-    smac: [u8; 6],
-    dmac: [u8; 6],
-    src: [u8; 4],
-    sport: u16,
-    dst: [u8; 4],
-    dport: u16,
-    ttl: u8,
-    seq: u32,
-    ack: Option<u32>,
-    syn: bool,
-    payload: &[u8],
-) -> Vec<u8> {
-    let mut b = PacketBuilder::ethernet2(smac, dmac)
-        .ipv4(src, dst, ttl)
-        .tcp(sport, dport, seq, 64240);
-    if syn {
-        b = b.syn();
-    }
-    if let Some(a) = ack {
-        b = b.ack(a);
-    }
-    let mut v = Vec::new();
-    b.write(&mut v, payload).unwrap();
-    v
-}
-
-fn payload_of(frame: &[u8]) -> Vec<u8> {
-    let p = etherparse::SlicedPacket::from_ethernet(frame).unwrap();
-    match p.transport {
-        Some(etherparse::TransportSlice::Tcp(t)) => t.payload().to_vec(),
-        Some(etherparse::TransportSlice::Udp(u)) => u.payload().to_vec(),
-        _ => panic!("no transport"),
-    }
-}
 
 fn text(frame: &[u8]) -> String {
     String::from_utf8(payload_of(frame)).unwrap()

@@ -8,7 +8,6 @@ use common::*;
 use dataplane::alg_glue::AlgPorts;
 use dataplane::nat::Filtering;
 use dataplane::{DropReason, Event, Side, WorkerConfig};
-use etherparse::PacketBuilder;
 
 const SIP: u16 = 5060;
 /// A second port of the proxy farm (the registrar's INVITE comes from it).
@@ -138,15 +137,6 @@ Content-Length: 0
 
 const RTP: &[u8] = b"\x80\x00\x00\x01\x00\x00\x00\xa0\x1a\x2b\x3c\x4dvoice-frame";
 const RTCP: &[u8] = b"\x81\xc8\x00\x06sender-report...";
-
-fn payload_of(frame: &[u8]) -> Vec<u8> {
-    let p = etherparse::SlicedPacket::from_ethernet(frame).unwrap();
-    match p.transport {
-        Some(etherparse::TransportSlice::Tcp(t)) => t.payload().to_vec(),
-        Some(etherparse::TransportSlice::Udp(u)) => u.payload().to_vec(),
-        _ => panic!("no transport"),
-    }
-}
 
 fn text(frame: &[u8]) -> String {
     String::from_utf8(payload_of(frame)).unwrap()
@@ -527,34 +517,6 @@ fn registration_times_out_at_the_capped_expires() {
 }
 
 // --- TCP ---------------------------------------------------------------------------------
-
-/// A TCP segment with explicit seq, ack (None: no ACK flag), SYN, payload.
-fn seg(
-    smac: [u8; 6],
-    dmac: [u8; 6],
-    src: [u8; 4],
-    sport: u16,
-    dst: [u8; 4],
-    dport: u16,
-    ttl: u8,
-    seq: u32,
-    ack: Option<u32>,
-    syn: bool,
-    payload: &[u8],
-) -> Vec<u8> {
-    let mut b = PacketBuilder::ethernet2(smac, dmac)
-        .ipv4(src, dst, ttl)
-        .tcp(sport, dport, seq, 64240);
-    if syn {
-        b = b.syn();
-    }
-    if let Some(a) = ack {
-        b = b.ack(a);
-    }
-    let mut v = Vec::new();
-    b.write(&mut v, payload).unwrap();
-    v
-}
 
 fn add(a: u32, d: i64) -> u32 {
     u32::try_from(i64::from(a) + d).unwrap()

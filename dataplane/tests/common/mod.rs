@@ -456,3 +456,41 @@ pub fn echo_src_of(frame: &[u8]) -> ([u8; 4], u16) {
     let id = u16::from_be_bytes([frame[18 + ihl], frame[19 + ihl]]);
     (a, id)
 }
+
+/// A TCP segment with explicit seq, ack (None: no ACK flag), SYN, payload.
+pub fn seg(
+    smac: [u8; 6],
+    dmac: [u8; 6],
+    src: [u8; 4],
+    sport: u16,
+    dst: [u8; 4],
+    dport: u16,
+    ttl: u8,
+    seq: u32,
+    ack: Option<u32>,
+    syn: bool,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut b = PacketBuilder::ethernet2(smac, dmac)
+        .ipv4(src, dst, ttl)
+        .tcp(sport, dport, seq, 64240);
+    if syn {
+        b = b.syn();
+    }
+    if let Some(a) = ack {
+        b = b.ack(a);
+    }
+    let mut v = Vec::new();
+    b.write(&mut v, payload).unwrap();
+    v
+}
+
+/// The TCP or UDP payload of a frame.
+pub fn payload_of(frame: &[u8]) -> Vec<u8> {
+    let p = etherparse::SlicedPacket::from_ethernet(frame).unwrap();
+    match p.transport {
+        Some(etherparse::TransportSlice::Tcp(t)) => t.payload().to_vec(),
+        Some(etherparse::TransportSlice::Udp(u)) => u.payload().to_vec(),
+        _ => panic!("no transport"),
+    }
+}
