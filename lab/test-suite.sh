@@ -5,7 +5,8 @@
 #
 #   fmt      cargo fmt --all --check
 #   clippy   cargo clippy --workspace --all-targets -- -D warnings
-#   test     cargo test --workspace --release      (unit, scenario and DPDK tests)
+#   test     cargo test --workspace --profile ci-test   (unit, scenario and DPDK tests; release
+#            optimisation without fat LTO, see Cargo.toml)
 #   build    cargo build --release --workspace     (the cgnatd the lab runs)
 #   scripts  shellcheck + python3 -m py_compile on the lab / CI scripts, pktgen-profiles/check.sh
 #   fuzz     every target of fuzz/Cargo.toml for FUZZ_SMOKE_SECONDS (5) each, ASan build
@@ -97,7 +98,7 @@ step_cmd() {
     case "$1" in
         fmt) timeout 600 "$CARGO" fmt --all --check ;;
         clippy) timeout 1800 "$CARGO" clippy --workspace --all-targets -- -D warnings ;;
-        test) timeout 1800 "$CARGO" test --workspace --release ;;
+        test) timeout 1800 "$CARGO" test --workspace --profile ci-test ;;
         build) timeout 1800 "$CARGO" build --release --workspace ;;
         scripts)
             local rc=0
